@@ -1,0 +1,88 @@
+"""Command line: `python3 -m sungrow [--once] [--demo]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .demo import run_demo
+from .exceptions import OptionsError
+from .homeassistant import DEFAULT_API_URL
+from .logs import set_level, setup_logging
+from .options import load_options
+from .service import EXIT_BAD_CONFIGURATION, Environment, run
+
+_LOGGER = logging.getLogger("sungrow")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        prog="python3 -m sungrow",
+        description="Publish a Sungrow iSolarCloud plant to Home Assistant.",
+        epilog=(
+            "Environment: SUNGROW_OPTIONS (options file, default /data/options.json), "
+            "SUNGROW_DATA_DIR (state folder, default /data), HA_API_URL (default "
+            f"{DEFAULT_API_URL}), SUPERVISOR_TOKEN (bearer token for Home Assistant)."
+        ),
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="run one cycle, then exit 0 if every plant was fetched and published",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the embedded iSolarCloud simulator and its demo account; without "
+        "SUPERVISOR_TOKEN print the sensors instead of posting them",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the add-on; return the process exit code."""
+    args = parse_args(argv)
+    formatter = setup_logging("info")
+    env = os.environ
+    supervisor_token = env.get("SUPERVISOR_TOKEN") or None
+    formatter.add_secret(supervisor_token)
+    api_url = env.get("HA_API_URL", DEFAULT_API_URL).rstrip("/")
+    data_dir = env.get("SUNGROW_DATA_DIR")
+    if args.demo:
+        return asyncio.run(
+            run_demo(
+                data_dir=Path(data_dir) if data_dir else None,
+                api_url=api_url,
+                supervisor_token=supervisor_token,
+                once=args.once,
+                formatter=formatter,
+            )
+        )
+    try:
+        options = load_options(Path(env.get("SUNGROW_OPTIONS", "/data/options.json")))
+    except OptionsError as err:
+        _LOGGER.error("%s", err)  # noqa: TRY400 - one line, no traceback
+        return EXIT_BAD_CONFIGURATION
+    for secret in options.secrets:
+        formatter.add_secret(secret)
+    set_level(options.log_level)
+    if supervisor_token is None:
+        _LOGGER.error(
+            "SUPERVISOR_TOKEN is not set: the Supervisor sets it for the add-on; "
+            "outside it set HA_API_URL=http://<host>:8123/api and put a long-lived access "
+            "token in SUPERVISOR_TOKEN"
+        )
+        return EXIT_BAD_CONFIGURATION
+    environment = Environment(
+        data_dir=Path(data_dir or "/data"), api_url=api_url, supervisor_token=supervisor_token
+    )
+    return asyncio.run(run(options, environment, once=args.once, formatter=formatter))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

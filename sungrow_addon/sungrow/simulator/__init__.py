@@ -1,0 +1,45 @@
+"""An embedded iSolarCloud Open API simulator, for the demo and the tests."""
+
+from __future__ import annotations
+
+from .household import Household
+from .plants import SimPlant, hybrid_plant
+from .server import Call, CloudSimulator, Fault, SimAccount, SimApp
+
+DEMO_APPKEY = "D3M0A11C5E3B4F2A9C8D7E6F5A4B3C2D"
+DEMO_SECRET_KEY = "demo-secret-key-0123456789abcdef"  # noqa: S105 - public demo value
+DEMO_USERNAME = "demo@example.com"
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - the simulator's own public demo account
+
+__all__ = [
+    "DEMO_APPKEY",
+    "DEMO_PASSWORD",
+    "DEMO_SECRET_KEY",
+    "DEMO_USERNAME",
+    "Call",
+    "CloudSimulator",
+    "Fault",
+    "Household",
+    "SimAccount",
+    "SimApp",
+    "SimPlant",
+    "demo_simulator",
+    "hybrid_plant",
+]
+
+
+def demo_simulator() -> CloudSimulator:
+    """Return a gateway with the demo application, the demo account and one hybrid plant."""
+    plant = hybrid_plant()
+    return CloudSimulator(
+        plants=[plant],
+        apps=[SimApp(appkey=DEMO_APPKEY, access_key=DEMO_SECRET_KEY)],
+        accounts=[
+            SimAccount(
+                username=DEMO_USERNAME,
+                password=DEMO_PASSWORD,
+                user_id=999125867,
+                ps_ids=(plant.ps_id,),
+            )
+        ],
+    )

@@ -1,0 +1,166 @@
+"""Shared fixtures: the simulator, a fake Home Assistant, the program as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from unittest.mock import Mock
+
+import aiohttp
+import aioresponses.core as aioresponses_core
+import pytest
+from aioresponses import aioresponses
+from const import APPKEY, HA_TOKEN, PASSWORD, PS_ID, SECRET_KEY, USER_ID, USERNAME
+from fake_homeassistant import FakeHomeAssistant
+
+from sungrow.simulator import CloudSimulator, SimAccount, SimApp, hybrid_plant
+
+ADDON_DIR = Path(__file__).parent.parent / "sungrow_addon"
+FIXTURES = Path(__file__).parent / "fixtures"
+# Noon in summer in the plant's zone (Europe/Berlin): the PV curve is well up.
+NOON = datetime(2026, 6, 21, 10, 2, tzinfo=UTC)
+
+
+def load_fixture(name: str) -> Any:
+    """Return a JSON fixture named after the endpoint and the variant."""
+    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+class _ClientResponse(aiohttp.ClientResponse):
+    """aioresponses 0.7.9 predates aiohttp 3.14's required `stream_writer` argument."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", Mock(output_size=0))
+        super().__init__(*args, **kwargs)
+
+
+@pytest.fixture
+def responses(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
+    """Intercept every aiohttp request of the test."""
+    monkeypatch.setattr(aioresponses_core, "ClientResponse", _ClientResponse)
+    with aioresponses() as mocked:
+        yield mocked
+
+
+class Clock:
+    """The simulator's time, set by the test."""
+
+    def __init__(self, now: datetime) -> None:
+        """Start at `now` (aware)."""
+        self.now = now
+
+    def __call__(self) -> datetime:
+        """Return the current simulated time."""
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A clock frozen at summer noon."""
+    return Clock(NOON)
+
+
+@pytest.fixture
+def simulator(clock: Clock) -> CloudSimulator:
+    """A gateway with the test application, the test account and one hybrid plant."""
+    plant = hybrid_plant(PS_ID, "Home")
+    return CloudSimulator(
+        plants=[plant],
+        apps=[SimApp(appkey=APPKEY, access_key=SECRET_KEY)],
+        accounts=[
+            SimAccount(username=USERNAME, password=PASSWORD, user_id=USER_ID, ps_ids=(PS_ID,))
+        ],
+        clock=clock,
+    )
+
+
+@pytest.fixture
+async def cloud_url(simulator: CloudSimulator) -> AsyncIterator[str]:
+    """Serve the simulator on loopback."""
+    async with simulator.serve() as url:
+        yield url
+
+
+@pytest.fixture
+def fake_ha() -> FakeHomeAssistant:
+    """A fake Home Assistant that expects the test token."""
+    return FakeHomeAssistant(token=HA_TOKEN)
+
+
+@pytest.fixture
+async def ha_url(fake_ha: FakeHomeAssistant) -> AsyncIterator[str]:
+    """Serve the fake Home Assistant on loopback."""
+    async with fake_ha.serve() as url:
+        yield url
+
+
+@pytest.fixture
+def options(cloud_url: str) -> dict[str, Any]:
+    """Valid options pointing at the simulator."""
+    return {
+        "appkey": APPKEY,
+        "secret_key": SECRET_KEY,
+        "username": USERNAME,
+        "password": PASSWORD,
+        "server": "europe",
+        "server_url": cloud_url,
+        "scan_interval": 300,
+        "log_level": "debug",
+    }
+
+
+@dataclass(frozen=True)
+class Result:
+    """How a run of the program ended."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+RunAddon = Callable[..., Awaitable[Result]]
+
+
+@pytest.fixture
+def run_addon(tmp_path: Path, ha_url: str) -> RunAddon:
+    """Run `python3 -m sungrow` in a subprocess, as the container does."""
+
+    async def run(
+        *args: str,
+        options: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        seconds: float = 30,
+    ) -> Result:
+        options_file = tmp_path / "options.json"
+        if options is not None:
+            options_file.write_text(json.dumps(options), encoding="utf-8")
+        process_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("SUNGROW_", "HA_"))},
+            "PYTHONPATH": str(ADDON_DIR),
+            "SUNGROW_OPTIONS": str(options_file),
+            "SUNGROW_DATA_DIR": str(tmp_path / "data"),
+            "HA_API_URL": ha_url,
+            "SUPERVISOR_TOKEN": HA_TOKEN,
+            **(env or {}),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "sungrow",
+            *args,
+            env={k: v for k, v in process_env.items() if v is not None},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), seconds)
+        assert process.returncode is not None
+        return Result(process.returncode, stdout.decode(), stderr.decode())
+
+    return run

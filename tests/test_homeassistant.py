@@ -1,0 +1,157 @@
+"""The Home Assistant publisher: what it posts, and how it reads Home Assistant's answers."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import TYPE_CHECKING
+
+import aiohttp
+import pytest
+from const import HA_TOKEN
+from yarl import URL
+
+from sungrow.exceptions import (
+    HomeAssistantAuthenticationError,
+    HomeAssistantConnectionError,
+    HomeAssistantError,
+)
+from sungrow.homeassistant import ConsolePublisher, HomeAssistant, SensorState
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from aioresponses import aioresponses
+
+API = "http://supervisor/core/api"
+POWER = SensorState(
+    entity_id="sensor.sungrow_home_plant_power",
+    state="5309",
+    attributes={
+        "friendly_name": "Home Plant power",
+        "unit_of_measurement": "W",
+        "device_class": "power",
+        "state_class": "measurement",
+    },
+)
+YIELD = SensorState(
+    entity_id="sensor.sungrow_home_daily_yield",
+    state="14.42",
+    attributes={"friendly_name": "Home Daily yield", "unit_of_measurement": "kWh"},
+)
+
+
+@pytest.fixture
+async def home_assistant() -> AsyncIterator[HomeAssistant]:
+    """A publisher to the Supervisor proxy with the test token."""
+    async with aiohttp.ClientSession() as session:
+        yield HomeAssistant(session=session, token=HA_TOKEN, api_url=API)
+
+
+def state_url(state: SensorState) -> str:
+    """Return the URL a state is posted to."""
+    return f"{API}/states/{state.entity_id}"
+
+
+async def test_set_state_posts_state_and_attributes_with_the_bearer_token(
+    responses: aioresponses, home_assistant: HomeAssistant
+) -> None:
+    """The state goes to /states/<entity_id> with the token and the attributes."""
+    responses.post(state_url(POWER), status=201, payload={})
+
+    created = await home_assistant.set_state(POWER)
+
+    assert created is True
+    (call,) = responses.requests[("POST", URL(state_url(POWER)))]
+    assert call.kwargs["headers"]["Authorization"] == f"Bearer {HA_TOKEN}"
+    assert json.loads(call.kwargs["data"]) == {
+        "state": "5309",
+        "attributes": dict(POWER.attributes),
+    }
+
+
+async def test_an_update_is_not_a_creation(
+    responses: aioresponses, home_assistant: HomeAssistant
+) -> None:
+    """HTTP 200 means the state existed already."""
+    responses.post(state_url(POWER), status=200, payload={})
+
+    assert await home_assistant.set_state(POWER) is False
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_refused_token(
+    responses: aioresponses, home_assistant: HomeAssistant, status: int
+) -> None:
+    """401/403 is an authentication error that tells what to check."""
+    responses.post(state_url(POWER), status=status, body="401: Unauthorized")
+
+    with pytest.raises(HomeAssistantAuthenticationError, match="homeassistant_api"):
+        await home_assistant.set_state(POWER)
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+async def test_core_not_running(
+    responses: aioresponses, home_assistant: HomeAssistant, status: int
+) -> None:
+    """The proxy's 502 while Core restarts is a connection error, to be retried."""
+    responses.post(state_url(POWER), status=status, body="Bad Gateway")
+
+    with pytest.raises(HomeAssistantConnectionError, match=f"not running \\(HTTP {status}"):
+        await home_assistant.set_state(POWER)
+
+
+async def test_refused_state_quotes_home_assistant(
+    responses: aioresponses, home_assistant: HomeAssistant
+) -> None:
+    """Any other refusal carries Home Assistant's own message."""
+    responses.post(state_url(POWER), status=400, body='{"message": "Invalid entity ID specified."}')
+
+    with pytest.raises(HomeAssistantError, match="Invalid entity ID specified"):
+        await home_assistant.set_state(POWER)
+
+
+async def test_timeout(responses: aioresponses, home_assistant: HomeAssistant) -> None:
+    """No answer in time is a connection error."""
+    responses.post(state_url(POWER), exception=TimeoutError())
+
+    with pytest.raises(HomeAssistantConnectionError, match="did not answer"):
+        await home_assistant.set_state(POWER)
+
+
+async def test_unreachable(responses: aioresponses, home_assistant: HomeAssistant) -> None:
+    """A refused connection is a connection error naming the URL."""
+    responses.post(state_url(POWER), exception=aiohttp.ClientConnectionError("refused"))
+
+    with pytest.raises(HomeAssistantConnectionError, match="supervisor/core/api"):
+        await home_assistant.set_state(POWER)
+
+
+async def test_publish_tries_every_state_before_raising(
+    responses: aioresponses, home_assistant: HomeAssistant
+) -> None:
+    """One refused state does not keep the others from being published."""
+    responses.post(state_url(POWER), status=502, body="Bad Gateway")
+    responses.post(state_url(YIELD), status=201, payload={})
+
+    with pytest.raises(HomeAssistantConnectionError):
+        await home_assistant.publish([POWER, YIELD])
+
+    assert ("POST", URL(state_url(YIELD))) in responses.requests
+
+
+async def test_console_prints_entity_value_and_unit() -> None:
+    """The demo's output: one aligned line per sensor."""
+    out = io.StringIO()
+
+    await ConsolePublisher(stream=out).publish([POWER, YIELD])
+
+    assert out.getvalue().splitlines() == [
+        "sensor.sungrow_home_plant_power  5309 W",
+        "sensor.sungrow_home_daily_yield  14.42 kWh",
+    ]
+
+
+def test_token_stays_out_of_repr(home_assistant: HomeAssistant) -> None:
+    """The supervisor token never shows in the publisher's repr."""
+    assert HA_TOKEN not in repr(home_assistant)

@@ -1,0 +1,453 @@
+"""The iSolarCloud client: what it sends, and every branch of what it gets back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from conftest import load_fixture
+from const import APPKEY, PASSWORD, SECRET_KEY, USERNAME
+from yarl import URL
+
+from sungrow.exceptions import (
+    ISolarCloudAuthenticationError,
+    ISolarCloudConnectionError,
+    ISolarCloudRateLimitError,
+    ISolarCloudResponseError,
+    ISolarCloudTimeoutError,
+)
+from sungrow.isolarcloud import ISolarCloud
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from aioresponses import aioresponses
+
+    from sungrow.simulator import CloudSimulator
+
+GATEWAY = "https://gateway.isolarcloud.eu"
+LOGIN_URL = f"{GATEWAY}/openapi/login"
+PLANTS_URL = f"{GATEWAY}/openapi/getPowerStationList"
+REALTIME_URL = f"{GATEWAY}/openapi/getDeviceRealTimeData"
+TOKEN = "4242_91bbb35be9f74ccebb0406307ca80874"
+OLD_TOKEN = "4242_00000000000000000000000000000000"
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """One HTTP session per test."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def saved_tokens() -> list[str | None]:
+    """Every token the client handed over to be stored."""
+    return []
+
+
+@pytest.fixture
+def cloud(session: aiohttp.ClientSession, saved_tokens: list[str | None]) -> ISolarCloud:
+    """A client of the European gateway with the test credentials and no token yet."""
+    return ISolarCloud(
+        session=session,
+        gateway=GATEWAY,
+        appkey=APPKEY,
+        secret_key=SECRET_KEY,
+        username=USERNAME,
+        password=PASSWORD,
+        on_token=saved_tokens.append,
+    )
+
+
+def sent(responses: aioresponses, url: str) -> list[dict[str, Any]]:
+    """Return what was sent to a URL: headers and the decoded JSON body of each request."""
+    return [
+        {"headers": call.kwargs["headers"], "body": json.loads(call.kwargs["data"])}
+        for call in responses.requests.get(("POST", URL(url)), [])
+    ]
+
+
+def envelope(code: str, message: str = "", data: Any = None) -> dict[str, Any]:
+    """Return a gateway answer."""
+    return {"req_serial_num": "x", "result_code": code, "result_msg": message, "result_data": data}
+
+
+def plants_page(count: int, *, start: int = 0, total: int | None = None) -> dict[str, Any]:
+    """Return one page of getPowerStationList."""
+    items = [{"ps_id": 1000 + start + i, "ps_name": f"Plant {start + i}"} for i in range(count)]
+    return envelope("1", "success", {"pageList": items, "rowCount": total or count})
+
+
+async def test_login_sends_the_documented_headers_and_body(
+    responses: aioresponses, cloud: ISolarCloud, saved_tokens: list[str | None]
+) -> None:
+    """Login posts appkey and account with x-access-key and sys_code 901, and keeps the token."""
+    responses.post(LOGIN_URL, payload=load_fixture("login"))
+
+    await cloud.login()
+
+    (request,) = sent(responses, LOGIN_URL)
+    assert request["headers"]["x-access-key"] == SECRET_KEY
+    assert request["headers"]["sys_code"] == "901"
+    assert request["headers"]["Content-Type"].startswith("application/json")
+    assert "token" not in request["headers"]
+    assert request["body"] == {
+        "appkey": APPKEY,
+        "lang": "_en_US",
+        "user_account": USERNAME,
+        "user_password": PASSWORD,
+    }
+    assert cloud.token == TOKEN
+    assert saved_tokens == [TOKEN]
+
+
+@pytest.mark.parametrize(
+    ("login_state", "advice"),
+    [
+        ("0", "check the 'password' option"),
+        ("-1", "'server' region"),
+        ("2", "locked after too many wrong passwords"),
+        ("5", "locked by its administrator"),
+        ("9", "check the 'username' and 'password' options"),
+    ],
+)
+async def test_rejected_login_says_which_credential_to_check(
+    responses: aioresponses,
+    cloud: ISolarCloud,
+    saved_tokens: list[str | None],
+    login_state: str,
+    advice: str,
+) -> None:
+    """A login answered "success" with login_state != 1 is a rejection, explained."""
+    fixture = load_fixture("login_wrong_password")
+    fixture["result_data"]["login_state"] = login_state
+    responses.post(LOGIN_URL, payload=fixture)
+
+    with pytest.raises(ISolarCloudAuthenticationError, match=advice) as raised:
+        await cloud.login()
+
+    assert raised.value.code == f"login_state {login_state}"
+    assert cloud.token is None
+    assert saved_tokens == []
+
+
+async def test_wrong_region_names_the_gateway(responses: aioresponses, cloud: ISolarCloud) -> None:
+    """login_state -1 also means "wrong region": the message names the gateway asked."""
+    fixture = load_fixture("login_wrong_password")
+    fixture["result_data"]["login_state"] = "-1"
+    responses.post(LOGIN_URL, payload=fixture)
+
+    with pytest.raises(ISolarCloudAuthenticationError, match=r"gateway\.isolarcloud\.eu"):
+        await cloud.login()
+
+
+@pytest.mark.parametrize(
+    ("code", "option"),
+    [
+        ("E00000", "'appkey'"),
+        ("E911", "'secret_key'"),
+        ("E912", "'secret_key'"),
+        ("E914", "same application"),
+        ("E00001", "renew"),
+        ("E918", "IP whitelist"),
+        ("E919", "user whitelist"),
+    ],
+)
+async def test_credential_errors_name_the_option(
+    responses: aioresponses, cloud: ISolarCloud, code: str, option: str
+) -> None:
+    """Gateway errors about the keys say which option is wrong."""
+    responses.post(LOGIN_URL, payload=envelope(code, "rejected"))
+
+    with pytest.raises(ISolarCloudAuthenticationError, match=option) as raised:
+        await cloud.login()
+
+    assert raised.value.code == code
+
+
+async def test_a_kept_token_is_sent_in_body_and_header_without_login(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """With a token from the data folder no login happens; the token goes in body and header."""
+    cloud.token = TOKEN
+    responses.post(PLANTS_URL, payload=load_fixture("power_station_list"))
+
+    plants = await cloud.plants()
+
+    assert [(plant.ps_id, plant.name) for plant in plants] == [("5694969", "Home")]
+    assert sent(responses, LOGIN_URL) == []
+    (request,) = sent(responses, PLANTS_URL)
+    assert request["headers"]["token"] == TOKEN
+    assert request["body"]["token"] == TOKEN
+    assert request["body"]["appkey"] == APPKEY
+    assert request["body"]["curPage"] == 1
+    assert request["body"]["size"] == 100
+
+
+async def test_first_call_logs_in(responses: aioresponses, cloud: ISolarCloud) -> None:
+    """Without a token the first call logs in first."""
+    responses.post(LOGIN_URL, payload=load_fixture("login"))
+    responses.post(PLANTS_URL, payload=load_fixture("power_station_list"))
+
+    await cloud.plants()
+
+    assert len(sent(responses, LOGIN_URL)) == 1
+    assert sent(responses, PLANTS_URL)[0]["body"]["token"] == TOKEN
+
+
+async def test_expired_token_costs_one_login_and_one_retry(
+    responses: aioresponses, cloud: ISolarCloud, saved_tokens: list[str | None]
+) -> None:
+    """E00003 leads to exactly one login, then the same call once more with the new token."""
+    cloud.token = OLD_TOKEN
+    responses.post(PLANTS_URL, payload=load_fixture("token_invalid"))
+    responses.post(LOGIN_URL, payload=load_fixture("login"))
+    responses.post(PLANTS_URL, payload=load_fixture("power_station_list"))
+
+    plants = await cloud.plants()
+
+    assert len(plants) == 1
+    assert len(sent(responses, LOGIN_URL)) == 1
+    first, second = sent(responses, PLANTS_URL)
+    assert first["body"]["token"] == OLD_TOKEN
+    assert second["body"]["token"] == TOKEN
+    assert second["body"]["curPage"] == first["body"]["curPage"]
+    assert saved_tokens == [TOKEN]
+
+
+async def test_token_message_without_the_code_also_means_expired(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """A reply that says er_token_login_invalid under another code is a token error too."""
+    cloud.token = OLD_TOKEN
+    responses.post(PLANTS_URL, payload=envelope("010", "er_token_login_invalid"))
+    responses.post(LOGIN_URL, payload=load_fixture("login"))
+    responses.post(PLANTS_URL, payload=load_fixture("power_station_list"))
+
+    assert len(await cloud.plants()) == 1
+    assert len(sent(responses, LOGIN_URL)) == 1
+
+
+async def test_token_rejected_twice_is_an_error_after_one_login(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """A second E00003 right after a fresh login is not answered with another login."""
+    cloud.token = OLD_TOKEN
+    responses.post(PLANTS_URL, payload=load_fixture("token_invalid"))
+    responses.post(LOGIN_URL, payload=load_fixture("login"))
+    responses.post(PLANTS_URL, payload=load_fixture("token_invalid"))
+
+    with pytest.raises(ISolarCloudAuthenticationError, match="just issued") as raised:
+        await cloud.plants()
+
+    assert raised.value.code == "E00003"
+    assert len(sent(responses, LOGIN_URL)) == 1
+    assert len(sent(responses, PLANTS_URL)) == 2
+
+
+async def test_concurrent_expired_calls_share_one_login(
+    session: aiohttp.ClientSession, simulator: CloudSimulator, cloud_url: str
+) -> None:
+    """Two calls that meet the same expired token at once cause a single login."""
+    cloud = ISolarCloud(
+        session=session,
+        gateway=cloud_url,
+        appkey=APPKEY,
+        secret_key=SECRET_KEY,
+        username=USERNAME,
+        password=PASSWORD,
+    )
+    await cloud.login()
+    simulator.expire_tokens()
+
+    await asyncio.gather(cloud.plants(), cloud.plants(), cloud.plants())
+
+    assert len(simulator.calls_to("/openapi/login")) == 2
+    codes = [call.result_code for call in simulator.calls_to("/openapi/getPowerStationList")]
+    assert codes == ["E00003"] * 3 + ["1"] * 3
+
+
+@pytest.mark.parametrize("code", ["E999", "E998", "E901", "E916", "E903"])
+async def test_quota_errors_never_trigger_a_login(
+    responses: aioresponses, cloud: ISolarCloud, code: str
+) -> None:
+    """Quota and frequency errors are raised with their code, and cost no login."""
+    cloud.token = TOKEN
+    responses.post(PLANTS_URL, payload=envelope(code, "limit"))
+
+    with pytest.raises(ISolarCloudRateLimitError, match=code) as raised:
+        await cloud.plants()
+
+    assert raised.value.code == code
+    assert sent(responses, LOGIN_URL) == []
+
+
+async def test_unknown_error_envelope_keeps_code_and_message(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """An error code we do not know is reported with the cloud's code and message."""
+    cloud.token = TOKEN
+    responses.post(PLANTS_URL, payload=envelope("011", "er_sql_exception"))
+
+    with pytest.raises(ISolarCloudResponseError, match="011 er_sql_exception") as raised:
+        await cloud.plants()
+
+    assert raised.value.code == "011"
+    assert sent(responses, LOGIN_URL) == []
+
+
+async def test_http_error_status(responses: aioresponses, cloud: ISolarCloud) -> None:
+    """A non-200 answer is a response error carrying the status."""
+    cloud.token = TOKEN
+    responses.post(PLANTS_URL, status=503, body="Service Unavailable")
+
+    with pytest.raises(ISolarCloudResponseError, match="HTTP 503") as raised:
+        await cloud.plants()
+
+    assert raised.value.code == "HTTP 503"
+
+
+async def test_timeout(responses: aioresponses, cloud: ISolarCloud) -> None:
+    """A request that times out raises the timeout error."""
+    cloud.token = TOKEN
+    responses.post(PLANTS_URL, exception=TimeoutError())
+
+    with pytest.raises(ISolarCloudTimeoutError, match="did not answer"):
+        await cloud.plants()
+
+
+async def test_connection_error(responses: aioresponses, cloud: ISolarCloud) -> None:
+    """A network failure raises the connection error naming the host."""
+    cloud.token = TOKEN
+    responses.post(PLANTS_URL, exception=aiohttp.ClientConnectionError("refused"))
+
+    with pytest.raises(ISolarCloudConnectionError, match=r"gateway\.isolarcloud\.eu"):
+        await cloud.plants()
+
+
+async def test_body_that_is_not_json(responses: aioresponses, cloud: ISolarCloud) -> None:
+    """An HTML error page instead of JSON is a response error."""
+    cloud.token = TOKEN
+    responses.post(PLANTS_URL, body="<html>502 Bad Gateway</html>", content_type="text/html")
+
+    with pytest.raises(ISolarCloudResponseError, match="not JSON"):
+        await cloud.plants()
+
+
+async def test_json_that_is_not_an_envelope(responses: aioresponses, cloud: ISolarCloud) -> None:
+    """A JSON list is not an envelope."""
+    cloud.token = TOKEN
+    responses.post(PLANTS_URL, payload=[1, 2])
+
+    with pytest.raises(ISolarCloudResponseError, match="not an envelope"):
+        await cloud.plants()
+
+
+async def test_plants_reads_every_page(responses: aioresponses, cloud: ISolarCloud) -> None:
+    """A second page is asked for while fewer plants than rowCount have arrived."""
+    cloud.token = TOKEN
+    responses.post(PLANTS_URL, payload=plants_page(100, total=150))
+    responses.post(PLANTS_URL, payload=plants_page(50, start=100, total=150))
+
+    plants = await cloud.plants()
+
+    assert len(plants) == 150
+    assert len({plant.ps_id for plant in plants}) == 150
+    assert [request["body"]["curPage"] for request in sent(responses, PLANTS_URL)] == [1, 2]
+
+
+async def test_realtime_matches_rows_by_ps_key_and_keeps_missing_values_missing(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """Rows come back sorted, not in request order; null and "--" are no value, not 0."""
+    cloud.token = TOKEN
+    responses.post(REALTIME_URL, payload=load_fixture("device_realtime_plant"))
+
+    readings = await cloud.realtime(
+        device_type=11,
+        ps_keys=["972018_11_0_0", "970645_11_0_0"],
+        point_ids=["83022", "83033", "83252"],
+    )
+
+    (request,) = sent(responses, REALTIME_URL)
+    assert request["body"]["device_type"] == 11
+    assert request["body"]["ps_key_list"] == ["972018_11_0_0", "970645_11_0_0"]
+    assert request["body"]["point_id_list"] == ["83022", "83033", "83252"]
+    home, garage = readings["972018_11_0_0"], readings["970645_11_0_0"]
+    assert home.values == {"83022": 20200.0, "83033": 9276.0, "83252": 0.791}
+    assert garage.values == {"83022": 108500.0, "83033": None, "83252": None}
+    assert home.device_time is not None
+    assert home.device_time.isoformat() == "2024-11-27T15:10:00"
+
+
+async def test_realtime_splits_more_than_100_point_ids(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """150 point ids go out as 100 + 50, and the values come back merged."""
+    cloud.token = TOKEN
+    point_ids = [str(83000 + i) for i in range(150)]
+
+    def answer(ids: list[str]) -> dict[str, Any]:
+        point = {"ps_key": "1_11_0_0", "device_time": "20260621120000"}
+        point.update({f"p{point_id}": "1.0" for point_id in ids})
+        return envelope("1", "success", {"device_point_list": [{"device_point": point}]})
+
+    responses.post(REALTIME_URL, payload=answer(point_ids[:100]))
+    responses.post(REALTIME_URL, payload=answer(point_ids[100:]))
+
+    readings = await cloud.realtime(device_type=11, ps_keys=["1_11_0_0"], point_ids=point_ids)
+
+    chunks = [request["body"]["point_id_list"] for request in sent(responses, REALTIME_URL)]
+    assert [len(chunk) for chunk in chunks] == [100, 50]
+    assert readings["1_11_0_0"].values == dict.fromkeys(point_ids, 1.0)
+
+
+async def test_the_timeout_also_covers_reading_the_body(session: aiohttp.ClientSession) -> None:
+    """A gateway that sends its headers and then stalls the body still times out."""
+    release = asyncio.Event()
+
+    async def stall(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_length = 1000
+        await response.prepare(request)
+        await response.write(b'{"result_code":')
+        await release.wait()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/openapi/getPowerStationList", stall)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    cloud = ISolarCloud(
+        session=session,
+        gateway=f"http://127.0.0.1:{port}",
+        appkey=APPKEY,
+        secret_key=SECRET_KEY,
+        username=USERNAME,
+        password=PASSWORD,
+        token=TOKEN,
+        request_timeout=0.3,
+    )
+    try:
+        with pytest.raises(ISolarCloudTimeoutError):
+            await cloud.plants()
+    finally:
+        release.set()
+        await runner.cleanup()
+
+
+def test_secrets_stay_out_of_repr(cloud: ISolarCloud) -> None:
+    """The client's repr shows neither the secret key, the password nor the token."""
+    cloud.token = TOKEN
+    text = repr(cloud)
+    assert SECRET_KEY not in text
+    assert PASSWORD not in text
+    assert TOKEN not in text

@@ -1,0 +1,142 @@
+"""Reading and validating the add-on options."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from const import APPKEY, PASSWORD, SECRET_KEY, USERNAME
+
+from sungrow.exceptions import OptionsError
+from sungrow.options import Options, load_options
+from sungrow.regions import Server
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+VALID: dict[str, Any] = {
+    "appkey": APPKEY,
+    "secret_key": SECRET_KEY,
+    "username": USERNAME,
+    "password": PASSWORD,
+    "server": "europe",
+    "scan_interval": 300,
+    "log_level": "info",
+}
+
+
+def with_(**changes: Any) -> dict[str, Any]:
+    """Return the valid options with some changed; None removes an option."""
+    options = {**VALID, **changes}
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def test_valid_options() -> None:
+    """The Supervisor's options.json becomes a frozen Options."""
+    options = Options.from_dict(with_(server="australia", server_url=None))
+
+    assert options.appkey == APPKEY
+    assert options.server is Server.AUSTRALIA
+    assert options.gateway == "https://augateway.isolarcloud.com"
+    assert options.scan_interval == 300
+    assert options.log_level == "info"
+    assert options.rsa_public_key is None
+
+
+def test_defaults_for_optional_settings() -> None:
+    """Region, interval and log level fall back to the add-on's defaults."""
+    options = Options.from_dict(with_(server=None, scan_interval=None, log_level=None))
+
+    assert options.server is Server.EUROPE
+    assert options.scan_interval == 300
+    assert options.log_level == "info"
+
+
+def test_server_url_overrides_the_region() -> None:
+    """server_url wins over server, without a trailing slash."""
+    options = Options.from_dict(with_(server_url="http://127.0.0.1:8080/"))
+
+    assert options.gateway == "http://127.0.0.1:8080"
+
+
+def test_values_are_trimmed_but_the_password_is_kept_as_typed() -> None:
+    """Spaces around keys and the account go; a password keeps every character."""
+    options = Options.from_dict(
+        with_(appkey=f"  {APPKEY} ", username=f" {USERNAME}\n", password=" pass word ")
+    )
+
+    assert options.appkey == APPKEY
+    assert options.username == USERNAME
+    assert options.password == " pass word "
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"appkey": None}, "Option 'appkey' is missing: set it to the AppKey"),
+        ({"appkey": ""}, "Option 'appkey' is missing"),
+        ({"secret_key": None}, "Option 'secret_key' is missing: set it to the Secret Key"),
+        ({"username": None}, "Option 'username' is missing: set it to the account"),
+        ({"password": None}, "Option 'password' is missing"),
+        ({"password": ""}, "Option 'password' is missing"),
+        ({"appkey": f'"{APPKEY}"'}, "Option 'appkey' contains quotes"),
+        ({"secret_key": "abc def"}, "Option 'secret_key' contains spaces"),
+        ({"appkey": 1234}, "Option 'appkey' must be text"),
+        ({"server": "mars"}, "Option 'server' is 'mars': set it to one of europe"),
+        ({"server_url": "gateway.isolarcloud.eu"}, "Option 'server_url' is not an http"),
+        ({"scan_interval": 30}, "Option 'scan_interval' is 30, outside 60..3600"),
+        ({"scan_interval": 7200}, "Option 'scan_interval' is 7200, outside 60..3600"),
+        ({"scan_interval": "often"}, "Option 'scan_interval' must be a whole number"),
+        ({"scan_interval": True}, "Option 'scan_interval' must be a whole number"),
+        ({"log_level": "verbose"}, "Option 'log_level' is 'verbose'"),
+    ],
+)
+def test_bad_options_name_the_option_and_the_fix(changes: dict[str, Any], message: str) -> None:
+    """Each missing or invalid option gets one line naming it and saying what to enter."""
+    with pytest.raises(OptionsError) as raised:
+        Options.from_dict(with_(**changes))
+
+    text = str(raised.value)
+    assert text.startswith(message)
+    assert "\n" not in text
+
+
+def test_scan_interval_as_text_is_accepted() -> None:
+    """A hand-written "600" is read as 600."""
+    assert Options.from_dict(with_(scan_interval="600")).scan_interval == 600
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    """Printing the options shows no secret."""
+    text = repr(Options.from_dict(VALID))
+
+    assert SECRET_KEY not in text
+    assert PASSWORD not in text
+    assert APPKEY in text
+
+
+def test_load_options_reads_the_file(tmp_path: Path) -> None:
+    """The options file is read as JSON."""
+    path = tmp_path / "options.json"
+    path.write_text(json.dumps(VALID), encoding="utf-8")
+
+    assert load_options(path).username == USERNAME
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "not found: start the add-on from Home Assistant"),
+        ("{not json", r"options\.json is corrupt \(not JSON\): save the options again"),
+        ("[1, 2]", r"options\.json is corrupt \(not a JSON object\)"),
+    ],
+)
+def test_unreadable_options_file(tmp_path: Path, content: str | None, message: str) -> None:
+    """A missing or broken options file is one clear line too."""
+    path = tmp_path / "options.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+
+    with pytest.raises(OptionsError, match=message):
+        load_options(path)

@@ -1,0 +1,259 @@
+"""The program as the container runs it: `python3 -m sungrow`, its exit codes and its log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from conftest import ADDON_DIR, RunAddon
+from const import HA_TOKEN, PASSWORD, SECRET_KEY
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from fake_homeassistant import FakeHomeAssistant
+
+    from sungrow.simulator import CloudSimulator
+
+# Real subprocesses: about a second each (aiohttp builds its TLS contexts at import).
+pytestmark = pytest.mark.slow
+
+PLANT_SENSORS = {
+    "sensor.sungrow_home_daily_yield",
+    "sensor.sungrow_home_total_yield",
+    "sensor.sungrow_home_plant_power",
+    "sensor.sungrow_home_load_power",
+    "sensor.sungrow_home_energy_purchased_today",
+    "sensor.sungrow_home_total_energy_purchased",
+    "sensor.sungrow_home_feed_in_energy_today",
+    "sensor.sungrow_home_total_feed_in_energy",
+    "sensor.sungrow_home_daily_load_consumption",
+    "sensor.sungrow_home_total_load_consumption",
+    "sensor.sungrow_home_battery_level",
+}
+
+
+def error_lines(stderr: str) -> list[str]:
+    """Return the ERROR lines of the log."""
+    return [line for line in stderr.splitlines() if " ERROR " in line]
+
+
+async def test_once_publishes_the_plant_and_exits_0(
+    run_addon: RunAddon, options: dict[str, Any], fake_ha: FakeHomeAssistant
+) -> None:
+    """--once logs in, discovers, polls, publishes the plant sensors and exits 0."""
+    result = await run_addon("--once", options=options)
+
+    assert result.returncode == 0, result.stderr
+    assert set(fake_ha.states) >= PLANT_SENSORS
+    daily = fake_ha.states["sensor.sungrow_home_daily_yield"]["attributes"]
+    assert daily["device_class"] == "energy"
+    assert daily["state_class"] == "total_increasing"
+    assert daily["unit_of_measurement"] == "kWh"
+    assert "Published 12 sensors of 1 plant(s)" in result.stderr
+
+
+async def test_two_runs_log_in_once(
+    run_addon: RunAddon, options: dict[str, Any], simulator: CloudSimulator, tmp_path: Path
+) -> None:
+    """The token is kept in the data folder: a second run does not log in again."""
+    first = await run_addon("--once", options=options)
+    second = await run_addon("--once", options=options)
+
+    assert (first.returncode, second.returncode) == (0, 0)
+    assert len(simulator.calls_to("/openapi/login")) == 1
+    assert (tmp_path / "data" / "token.json").exists()
+
+
+async def test_an_expired_token_costs_exactly_one_login(
+    run_addon: RunAddon, options: dict[str, Any], simulator: CloudSimulator
+) -> None:
+    """After the cloud forgets the token, the next run logs in once and carries on."""
+    await run_addon("--once", options=options)
+    simulator.expire_tokens()
+    simulator.calls.clear()
+
+    result = await run_addon("--once", options=options)
+
+    assert result.returncode == 0, result.stderr
+    assert [(call.path, call.result_code) for call in simulator.calls] == [
+        ("/openapi/getPowerStationList", "E00003"),
+        ("/openapi/login", "1"),
+        ("/openapi/getPowerStationList", "1"),
+        ("/openapi/getDeviceRealTimeData", "1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"appkey": None}, "Option 'appkey' is missing"),
+        ({"password": None}, "Option 'password' is missing"),
+        ({"scan_interval": 5}, "Option 'scan_interval' is 5, outside 60..3600"),
+        ({"server": "moon"}, "Option 'server' is 'moon'"),
+        ({"server_url": "ftp://x"}, "Option 'server_url' is not an http(s) URL"),
+    ],
+)
+async def test_bad_options_exit_2_with_one_clear_line(
+    run_addon: RunAddon, options: dict[str, Any], changes: dict[str, Any], message: str
+) -> None:
+    """A missing or invalid option: exit 2, one ERROR line naming it, no traceback."""
+    options = {k: v for k, v in {**options, **changes}.items() if v is not None}
+
+    result = await run_addon("--once", options=options)
+
+    assert result.returncode == 2
+    (line,) = error_lines(result.stderr)
+    assert message in line
+    assert "Traceback" not in result.stderr
+
+
+async def test_missing_options_file(run_addon: RunAddon) -> None:
+    """No options file at all is one clear line too."""
+    result = await run_addon("--once", env={"SUNGROW_OPTIONS": "/nonexistent/options.json"})
+
+    assert result.returncode == 2
+    (line,) = error_lines(result.stderr)
+    assert "/nonexistent/options.json not found" in line
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"password": "wrong-password"}, "check the 'password' option"),
+        ({"username": "nobody@example.org"}, "no such account on 127.0.0.1"),
+        ({"appkey": "0" * 32}, "check the 'appkey' option"),
+        ({"secret_key": "wrong-secret"}, "check the 'secret_key' option"),
+    ],
+)
+async def test_rejected_credentials_exit_3_after_a_single_attempt(
+    run_addon: RunAddon,
+    options: dict[str, Any],
+    simulator: CloudSimulator,
+    changes: dict[str, Any],
+    message: str,
+) -> None:
+    """A credential the cloud rejects: exit 3, one line saying what to check, one login try."""
+    result = await run_addon("--once", options={**options, **changes})
+
+    assert result.returncode == 3
+    (line,) = error_lines(result.stderr)
+    assert message in line
+    assert "Traceback" not in result.stderr
+    assert len(simulator.calls_to("/openapi/login")) == 1
+
+
+async def test_home_assistant_unreachable_exits_1(
+    run_addon: RunAddon, options: dict[str, Any]
+) -> None:
+    """Home Assistant not answering fails the cycle with one line."""
+    result = await run_addon(
+        "--once", options=options, env={"HA_API_URL": "http://127.0.0.1:9/api"}
+    )
+
+    assert result.returncode == 1
+    (line,) = error_lines(result.stderr)
+    assert "Cannot reach Home Assistant at http://127.0.0.1:9/api" in line
+
+
+async def test_home_assistant_refusing_the_token_exits_1(
+    run_addon: RunAddon, options: dict[str, Any]
+) -> None:
+    """A wrong SUPERVISOR_TOKEN is reported with the fix."""
+    result = await run_addon("--once", options=options, env={"SUPERVISOR_TOKEN": "wrong"})
+
+    assert result.returncode == 1
+    (line,) = error_lines(result.stderr)
+    assert "Home Assistant refused the token (HTTP 401)" in line
+
+
+async def test_without_supervisor_token_the_program_says_how_to_run_it(
+    run_addon: RunAddon, options: dict[str, Any]
+) -> None:
+    """Outside the Supervisor the missing token is explained."""
+    result = await run_addon("--once", options=options, env={"SUPERVISOR_TOKEN": ""})
+
+    assert result.returncode == 2
+    (line,) = error_lines(result.stderr)
+    assert "SUPERVISOR_TOKEN is not set" in line
+
+
+async def test_no_secret_reaches_the_debug_log(
+    run_addon: RunAddon, options: dict[str, Any], simulator: CloudSimulator, tmp_path: Path
+) -> None:
+    """At debug level, across a login, a token renewal and a failure, no secret is written."""
+    await run_addon("--once", options=options)
+    simulator.expire_tokens()
+    renewed = await run_addon("--once", options=options)
+    failed = await run_addon("--once", options={**options, "password": PASSWORD + "x"})
+    token = json.loads((tmp_path / "data" / "token.json").read_text())["token"]
+
+    output = renewed.stdout + renewed.stderr + failed.stdout + failed.stderr
+    assert " DEBUG " in output
+    for secret in (PASSWORD, SECRET_KEY, HA_TOKEN, token, token.partition("_")[2]):
+        assert secret not in output
+
+
+async def test_demo_once_prints_the_sensors(tmp_path: Path) -> None:
+    """`--demo --once` needs no account and no Home Assistant: it prints the sensors."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUNGROW_", "SUPERVISOR"))}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sungrow",
+        "--demo",
+        "--once",
+        env={**env, "PYTHONPATH": str(ADDON_DIR)},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+
+    assert process.returncode == 0, stderr.decode()
+    lines = stdout.decode().splitlines()
+    assert len(lines) >= 10
+    assert all(line.startswith("sensor.sungrow_demo_home_") for line in lines)
+    assert any(line.endswith(" kWh") for line in lines)
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_the_service_stops_on_sigterm_with_exit_0(
+    tmp_path: Path, options: dict[str, Any], ha_url: str, fake_ha: FakeHomeAssistant
+) -> None:
+    """The service publishes at once, beats its heart, and exits 0 within seconds of SIGTERM."""
+    (tmp_path / "options.json").write_text(json.dumps(options), encoding="utf-8")
+    data_dir = tmp_path / "data"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sungrow",
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ADDON_DIR),
+            "SUNGROW_OPTIONS": str(tmp_path / "options.json"),
+            "SUNGROW_DATA_DIR": str(data_dir),
+            "HA_API_URL": ha_url,
+            "SUPERVISOR_TOKEN": HA_TOKEN,
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await asyncio.wait_for(fake_ha.wait_for_state("sensor.sungrow_home_plant_power"), 15)
+        assert (data_dir / "heartbeat").exists()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 5)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert process.returncode == 0
+    assert stderr.decode().rstrip().endswith("INFO Stopped")
+    assert not (data_dir / "heartbeat").exists()

@@ -1,0 +1,162 @@
+"""The point catalog, the conversion of readings into states, and stable entity ids."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+from fake_homeassistant import VALID_ENTITY_ID
+
+from sungrow.catalog import PointSpec, load_catalog
+from sungrow.models import Plant, Reading, parse_number
+from sungrow.naming import EntityNames, slugify
+from sungrow.sensors import sensor_states
+from sungrow.storage import JsonFile
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+PLANT = load_catalog()[11]
+
+
+def point(point_id: str) -> PointSpec:
+    """Return the catalog entry of a plant point."""
+    return next(spec for spec in PLANT.points if spec.point_id == point_id)
+
+
+@pytest.mark.parametrize(
+    ("point_id", "unit", "device_class", "state_class"),
+    [
+        ("83022", "kWh", "energy", "total_increasing"),
+        ("83024", "kWh", "energy", "total"),
+        ("83033", "W", "power", "measurement"),
+        ("83106", "W", "power", "measurement"),
+        ("83102", "kWh", "energy", "total_increasing"),
+        ("83105", "kWh", "energy", "total"),
+        ("83072", "kWh", "energy", "total_increasing"),
+        ("83075", "kWh", "energy", "total"),
+        ("83118", "kWh", "energy", "total_increasing"),
+        ("83124", "kWh", "energy", "total"),
+        ("83252", "%", "battery", "measurement"),
+    ],
+)
+def test_plant_points_are_published_with_energy_dashboard_classes(
+    point_id: str, unit: str, device_class: str, state_class: str
+) -> None:
+    """The plant sensors the walking skeleton promises carry the right unit and classes."""
+    spec = point(point_id)
+
+    assert spec.enabled
+    assert spec.attributes("x")["unit_of_measurement"] == unit
+    assert spec.device_class == device_class
+    assert spec.state_class == state_class
+
+
+@pytest.mark.parametrize(
+    ("point_id", "raw", "state"),
+    [
+        ("83022", 20200.0, "20.20"),
+        ("83022", 4.0, "0.00"),
+        ("83024", 49364051.3, "49364.05"),
+        ("83033", 9276.4, "9276"),
+        ("83033", -0.3, "0"),
+        ("83252", 0.791, "79.1"),
+        ("83252", 1.0, "100.0"),
+    ],
+)
+def test_values_are_converted_and_rounded(point_id: str, raw: float, state: str) -> None:
+    """Wh become kWh, fractions become %, and every value is rounded for display."""
+    assert point(point_id).state(raw) == state
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("108500.0", 108500.0), ("0.0", 0.0), ("-166", -166.0), (12, 12.0), (" 3.5 ", 3.5)],
+)
+def test_numbers_are_parsed(raw: object, value: float) -> None:
+    """Point values arrive as strings (sometimes numbers)."""
+    assert parse_number(raw) == value
+
+
+@pytest.mark.parametrize("raw", [None, "--", "", "null", "NaN", "inf", True, [], {}])
+def test_missing_values_are_none_never_zero(raw: object) -> None:
+    """null, "--", text and non-finite numbers carry no value."""
+    assert parse_number(raw) is None
+
+
+def test_states_leave_out_points_without_a_value() -> None:
+    """A point with no value publishes nothing, not 0."""
+    reading = Reading(
+        ps_key="1_11_0_0",
+        device_time=None,
+        values={"83022": 20200.0, "83033": None, "83252": 0.5},
+    )
+
+    states = sensor_states(
+        reading,
+        PLANT.enabled_points(),
+        entity_id=lambda key: f"sensor.sungrow_home_{key}",
+        name_prefix="Home",
+    )
+
+    assert {state.entity_id: state.state for state in states} == {
+        "sensor.sungrow_home_daily_yield": "20.20",
+        "sensor.sungrow_home_battery_level": "50.0",
+    }
+    daily = next(state for state in states if state.entity_id.endswith("daily_yield"))
+    assert daily.attributes == {
+        "friendly_name": "Home Daily yield",
+        "unit_of_measurement": "kWh",
+        "device_class": "energy",
+        "state_class": "total_increasing",
+        "icon": "mdi:solar-power",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Home", "home"),
+        ("Casa Müller-Lüdenscheidt", "casa_muller_ludenscheidt"),
+        ("  My   Plant #2 ", "my_plant_2"),
+        ("阳光电站", ""),
+        ("__x__", "x"),
+    ],
+)
+def test_slugify(name: str, slug: str) -> None:
+    """Names become lowercase ASCII words joined by single underscores."""
+    assert slugify(name) == slug
+
+
+def test_entity_ids_are_valid_and_survive_a_rename(tmp_path: Path) -> None:
+    """A plant keeps its entity ids when renamed in the app, also after a restart."""
+    file = JsonFile(tmp_path / "names.json")
+    names = EntityNames(file)
+
+    first = names.entity_id(Plant(ps_id="7", name="Home"), "plant_power")
+    stored = json.loads((tmp_path / "names.json").read_text())
+    again = EntityNames(file, stored["plants"]).entity_id(
+        Plant(ps_id="7", name="Renamed"), "plant_power"
+    )
+
+    assert first == again == "sensor.sungrow_home_plant_power"
+    assert VALID_ENTITY_ID.match(first)
+
+
+def test_entity_ids_of_plants_with_the_same_or_no_latin_name(tmp_path: Path) -> None:
+    """Two plants named alike get distinct ids; a name without Latin letters uses the id."""
+    names = EntityNames(JsonFile(tmp_path / "names.json"))
+
+    ids = [
+        names.entity_id(Plant(ps_id="1", name="Home"), "load_power"),
+        names.entity_id(Plant(ps_id="2", name="home"), "load_power"),
+        names.entity_id(Plant(ps_id="3", name="阳光电站"), "load_power"),
+    ]
+
+    assert ids == [
+        "sensor.sungrow_home_load_power",
+        "sensor.sungrow_home_2_load_power",
+        "sensor.sungrow_plant_3_load_power",
+    ]
+    assert all(VALID_ENTITY_ID.match(entity_id) for entity_id in ids)
