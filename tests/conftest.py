@@ -20,7 +20,10 @@ from aioresponses import aioresponses
 from const import APPKEY, HA_TOKEN, PASSWORD, PS_ID, SECRET_KEY, USER_ID, USERNAME
 from fake_homeassistant import FakeHomeAssistant
 
+from sungrow.auth import AccountLogin
+from sungrow.isolarcloud import ISolarCloud
 from sungrow.simulator import CloudSimulator, SimAccount, SimApp, hybrid_plant
+from sungrow.transport import Gateway
 
 ADDON_DIR = Path(__file__).parent.parent / "sungrow_addon"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -31,6 +34,28 @@ NOON = datetime(2026, 6, 21, 10, 2, tzinfo=UTC)
 def load_fixture(name: str) -> Any:
     """Return a JSON fixture named after the endpoint and the variant."""
     return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def account_cloud(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    password: str = PASSWORD,
+    token: str | None = None,
+    on_token: Callable[[str | None], None] | None = None,
+    request_timeout: float = 20.0,
+) -> ISolarCloud:
+    """Return a client that logs in with the test application and account."""
+    return ISolarCloud(
+        gateway=Gateway(
+            session=session,
+            url=url,
+            appkey=APPKEY,
+            secret_key=SECRET_KEY,
+            request_timeout=request_timeout,
+        ),
+        auth=AccountLogin(username=USERNAME, password=password, token=token, on_token=on_token),
+    )
 
 
 class _ClientResponse(aiohttp.ClientResponse):

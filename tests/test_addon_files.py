@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import struct
@@ -24,7 +25,7 @@ SCHEMA_TYPE = re.compile(
     r"|^match\(.+\)\??$"
     r"|^list\((?:[^|()]+\|)*[^|()]+\)\??$"
 )
-ISSUE_SCHEMA = {
+ISSUE_SCHEMA: dict[str, str | list[str]] = {
     "appkey": "str",
     "secret_key": "password",
     "username": "str?",
@@ -32,6 +33,11 @@ ISSUE_SCHEMA = {
     "server": "list(europe|international|china|australia|india)",
     "server_url": "url?",
     "rsa_public_key": "str?",
+    "authorization_code": "password?",
+    "redirect_uri": "url?",
+    "application_id": "str?",
+    "plants": ["str"],
+    "extra_points": ["str"],
     "scan_interval": "int(60,3600)",
     "log_level": "list(debug|info|warning|error)",
 }
@@ -78,7 +84,9 @@ def test_version_matches_the_package_and_the_changelog(config: dict[str, Any]) -
 def test_schema_is_the_one_promised(config: dict[str, Any]) -> None:
     """The options UI offers exactly the options and types the walking skeleton promises."""
     assert config["schema"] == ISSUE_SCHEMA
-    assert all(SCHEMA_TYPE.match(kind) for kind in config["schema"].values())
+    for kind in config["schema"].values():
+        (element,) = kind if isinstance(kind, list) else [kind]
+        assert SCHEMA_TYPE.match(element), kind
 
 
 def test_defaults_fit_the_schema(config: dict[str, Any]) -> None:
@@ -86,7 +94,9 @@ def test_defaults_fit_the_schema(config: dict[str, Any]) -> None:
     options, schema = config["options"], config["schema"]
     assert set(options) <= set(schema)
     for key, kind in schema.items():
-        if kind.endswith("?"):
+        if isinstance(kind, list):
+            assert options[key] == [], key
+        elif kind.endswith("?"):
             assert key not in options, key
         else:
             assert key in options, key
@@ -208,3 +218,15 @@ def test_images(name: str, size: tuple[int, int]) -> None:
 
     assert raw.startswith(b"\x89PNG\r\n\x1a\n")
     assert struct.unpack(">II", raw[16:24]) == size
+
+
+def test_docs_list_the_sensors_the_catalog_publishes() -> None:
+    """DOCS.md's sensor tables are the ones scripts/sensor_docs.py writes from the catalog."""
+    spec = importlib.util.spec_from_file_location("sensor_docs", REPO / "scripts/sensor_docs.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    docs = (ADDON_DIR / "DOCS.md").read_text(encoding="utf-8")
+
+    assert f"{module.START}\n\n{module.sensor_tables()}\n{module.END}" in docs

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pytest
 from aiohttp import web
-from conftest import load_fixture
+from conftest import account_cloud, load_fixture
 from const import APPKEY, PASSWORD, SECRET_KEY, USERNAME
 from yarl import URL
 
+from sungrow.auth import AccountLogin
 from sungrow.exceptions import (
     ISolarCloudAuthenticationError,
     ISolarCloudConnectionError,
@@ -20,13 +21,13 @@ from sungrow.exceptions import (
     ISolarCloudResponseError,
     ISolarCloudTimeoutError,
 )
-from sungrow.isolarcloud import ISolarCloud
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from aioresponses import aioresponses
 
+    from sungrow.isolarcloud import ISolarCloud
     from sungrow.simulator import CloudSimulator
 
 GATEWAY = "https://gateway.isolarcloud.eu"
@@ -53,15 +54,19 @@ def saved_tokens() -> list[str | None]:
 @pytest.fixture
 def cloud(session: aiohttp.ClientSession, saved_tokens: list[str | None]) -> ISolarCloud:
     """A client of the European gateway with the test credentials and no token yet."""
-    return ISolarCloud(
-        session=session,
-        gateway=GATEWAY,
-        appkey=APPKEY,
-        secret_key=SECRET_KEY,
-        username=USERNAME,
-        password=PASSWORD,
-        on_token=saved_tokens.append,
-    )
+    return account_cloud(session, GATEWAY, on_token=saved_tokens.append)
+
+
+async def login(cloud: ISolarCloud) -> None:
+    """Log the client in explicitly."""
+    assert isinstance(cloud.auth, AccountLogin)
+    await cloud.auth.login(cloud.gateway)
+
+
+def set_token(cloud: ISolarCloud, token: str) -> None:
+    """Give the client a token, as if read from the data folder."""
+    assert isinstance(cloud.auth, AccountLogin)
+    cloud.auth.token = token
 
 
 def sent(responses: aioresponses, url: str) -> list[dict[str, Any]]:
@@ -89,7 +94,7 @@ async def test_login_sends_the_documented_headers_and_body(
     """Login posts appkey and account with x-access-key and sys_code 901, and keeps the token."""
     responses.post(LOGIN_URL, payload=load_fixture("login"))
 
-    await cloud.login()
+    await login(cloud)
 
     (request,) = sent(responses, LOGIN_URL)
     assert request["headers"]["x-access-key"] == SECRET_KEY
@@ -102,7 +107,8 @@ async def test_login_sends_the_documented_headers_and_body(
         "user_account": USERNAME,
         "user_password": PASSWORD,
     }
-    assert cloud.token == TOKEN
+    assert isinstance(cloud.auth, AccountLogin)
+    assert cloud.auth.token == TOKEN
     assert saved_tokens == [TOKEN]
 
 
@@ -129,10 +135,11 @@ async def test_rejected_login_says_which_credential_to_check(
     responses.post(LOGIN_URL, payload=fixture)
 
     with pytest.raises(ISolarCloudAuthenticationError, match=advice) as raised:
-        await cloud.login()
+        await login(cloud)
 
     assert raised.value.code == f"login_state {login_state}"
-    assert cloud.token is None
+    assert isinstance(cloud.auth, AccountLogin)
+    assert cloud.auth.token is None
     assert saved_tokens == []
 
 
@@ -143,7 +150,7 @@ async def test_wrong_region_names_the_gateway(responses: aioresponses, cloud: IS
     responses.post(LOGIN_URL, payload=fixture)
 
     with pytest.raises(ISolarCloudAuthenticationError, match=r"gateway\.isolarcloud\.eu"):
-        await cloud.login()
+        await login(cloud)
 
 
 @pytest.mark.parametrize(
@@ -165,7 +172,7 @@ async def test_credential_errors_name_the_option(
     responses.post(LOGIN_URL, payload=envelope(code, "rejected"))
 
     with pytest.raises(ISolarCloudAuthenticationError, match=option) as raised:
-        await cloud.login()
+        await login(cloud)
 
     assert raised.value.code == code
 
@@ -174,7 +181,7 @@ async def test_a_kept_token_is_sent_in_body_and_header_without_login(
     responses: aioresponses, cloud: ISolarCloud
 ) -> None:
     """With a token from the data folder no login happens; the token goes in body and header."""
-    cloud.token = TOKEN
+    set_token(cloud, TOKEN)
     responses.post(PLANTS_URL, payload=load_fixture("power_station_list"))
 
     plants = await cloud.plants()
@@ -204,7 +211,7 @@ async def test_expired_token_costs_one_login_and_one_retry(
     responses: aioresponses, cloud: ISolarCloud, saved_tokens: list[str | None]
 ) -> None:
     """E00003 leads to exactly one login, then the same call once more with the new token."""
-    cloud.token = OLD_TOKEN
+    set_token(cloud, OLD_TOKEN)
     responses.post(PLANTS_URL, payload=load_fixture("token_invalid"))
     responses.post(LOGIN_URL, payload=load_fixture("login"))
     responses.post(PLANTS_URL, payload=load_fixture("power_station_list"))
@@ -224,7 +231,7 @@ async def test_token_message_without_the_code_also_means_expired(
     responses: aioresponses, cloud: ISolarCloud
 ) -> None:
     """A reply that says er_token_login_invalid under another code is a token error too."""
-    cloud.token = OLD_TOKEN
+    set_token(cloud, OLD_TOKEN)
     responses.post(PLANTS_URL, payload=envelope("010", "er_token_login_invalid"))
     responses.post(LOGIN_URL, payload=load_fixture("login"))
     responses.post(PLANTS_URL, payload=load_fixture("power_station_list"))
@@ -237,7 +244,7 @@ async def test_token_rejected_twice_is_an_error_after_one_login(
     responses: aioresponses, cloud: ISolarCloud
 ) -> None:
     """A second E00003 right after a fresh login is not answered with another login."""
-    cloud.token = OLD_TOKEN
+    set_token(cloud, OLD_TOKEN)
     responses.post(PLANTS_URL, payload=load_fixture("token_invalid"))
     responses.post(LOGIN_URL, payload=load_fixture("login"))
     responses.post(PLANTS_URL, payload=load_fixture("token_invalid"))
@@ -254,15 +261,8 @@ async def test_concurrent_expired_calls_share_one_login(
     session: aiohttp.ClientSession, simulator: CloudSimulator, cloud_url: str
 ) -> None:
     """Two calls that meet the same expired token at once cause a single login."""
-    cloud = ISolarCloud(
-        session=session,
-        gateway=cloud_url,
-        appkey=APPKEY,
-        secret_key=SECRET_KEY,
-        username=USERNAME,
-        password=PASSWORD,
-    )
-    await cloud.login()
+    cloud = account_cloud(session, cloud_url)
+    await login(cloud)
     simulator.expire_tokens()
 
     await asyncio.gather(cloud.plants(), cloud.plants(), cloud.plants())
@@ -277,7 +277,7 @@ async def test_quota_errors_never_trigger_a_login(
     responses: aioresponses, cloud: ISolarCloud, code: str
 ) -> None:
     """Quota and frequency errors are raised with their code, and cost no login."""
-    cloud.token = TOKEN
+    set_token(cloud, TOKEN)
     responses.post(PLANTS_URL, payload=envelope(code, "limit"))
 
     with pytest.raises(ISolarCloudRateLimitError, match=code) as raised:
@@ -291,7 +291,7 @@ async def test_unknown_error_envelope_keeps_code_and_message(
     responses: aioresponses, cloud: ISolarCloud
 ) -> None:
     """An error code we do not know is reported with the cloud's code and message."""
-    cloud.token = TOKEN
+    set_token(cloud, TOKEN)
     responses.post(PLANTS_URL, payload=envelope("011", "er_sql_exception"))
 
     with pytest.raises(ISolarCloudResponseError, match="011 er_sql_exception") as raised:
@@ -303,7 +303,7 @@ async def test_unknown_error_envelope_keeps_code_and_message(
 
 async def test_http_error_status(responses: aioresponses, cloud: ISolarCloud) -> None:
     """A non-200 answer is a response error carrying the status."""
-    cloud.token = TOKEN
+    set_token(cloud, TOKEN)
     responses.post(PLANTS_URL, status=503, body="Service Unavailable")
 
     with pytest.raises(ISolarCloudResponseError, match="HTTP 503") as raised:
@@ -314,7 +314,7 @@ async def test_http_error_status(responses: aioresponses, cloud: ISolarCloud) ->
 
 async def test_timeout(responses: aioresponses, cloud: ISolarCloud) -> None:
     """A request that times out raises the timeout error."""
-    cloud.token = TOKEN
+    set_token(cloud, TOKEN)
     responses.post(PLANTS_URL, exception=TimeoutError())
 
     with pytest.raises(ISolarCloudTimeoutError, match="did not answer"):
@@ -323,7 +323,7 @@ async def test_timeout(responses: aioresponses, cloud: ISolarCloud) -> None:
 
 async def test_connection_error(responses: aioresponses, cloud: ISolarCloud) -> None:
     """A network failure raises the connection error naming the host."""
-    cloud.token = TOKEN
+    set_token(cloud, TOKEN)
     responses.post(PLANTS_URL, exception=aiohttp.ClientConnectionError("refused"))
 
     with pytest.raises(ISolarCloudConnectionError, match=r"gateway\.isolarcloud\.eu"):
@@ -332,7 +332,7 @@ async def test_connection_error(responses: aioresponses, cloud: ISolarCloud) -> 
 
 async def test_body_that_is_not_json(responses: aioresponses, cloud: ISolarCloud) -> None:
     """An HTML error page instead of JSON is a response error."""
-    cloud.token = TOKEN
+    set_token(cloud, TOKEN)
     responses.post(PLANTS_URL, body="<html>502 Bad Gateway</html>", content_type="text/html")
 
     with pytest.raises(ISolarCloudResponseError, match="not JSON"):
@@ -341,7 +341,7 @@ async def test_body_that_is_not_json(responses: aioresponses, cloud: ISolarCloud
 
 async def test_json_that_is_not_an_envelope(responses: aioresponses, cloud: ISolarCloud) -> None:
     """A JSON list is not an envelope."""
-    cloud.token = TOKEN
+    set_token(cloud, TOKEN)
     responses.post(PLANTS_URL, payload=[1, 2])
 
     with pytest.raises(ISolarCloudResponseError, match="not an envelope"):
@@ -350,7 +350,7 @@ async def test_json_that_is_not_an_envelope(responses: aioresponses, cloud: ISol
 
 async def test_plants_reads_every_page(responses: aioresponses, cloud: ISolarCloud) -> None:
     """A second page is asked for while fewer plants than rowCount have arrived."""
-    cloud.token = TOKEN
+    set_token(cloud, TOKEN)
     responses.post(PLANTS_URL, payload=plants_page(100, total=150))
     responses.post(PLANTS_URL, payload=plants_page(50, start=100, total=150))
 
@@ -365,7 +365,7 @@ async def test_realtime_matches_rows_by_ps_key_and_keeps_missing_values_missing(
     responses: aioresponses, cloud: ISolarCloud
 ) -> None:
     """Rows come back sorted, not in request order; null and "--" are no value, not 0."""
-    cloud.token = TOKEN
+    set_token(cloud, TOKEN)
     responses.post(REALTIME_URL, payload=load_fixture("device_realtime_plant"))
 
     readings = await cloud.realtime(
@@ -389,7 +389,7 @@ async def test_realtime_splits_more_than_100_point_ids(
     responses: aioresponses, cloud: ISolarCloud
 ) -> None:
     """150 point ids go out as 100 + 50, and the values come back merged."""
-    cloud.token = TOKEN
+    set_token(cloud, TOKEN)
     point_ids = [str(83000 + i) for i in range(150)]
 
     def answer(ids: list[str]) -> dict[str, Any]:
@@ -426,16 +426,7 @@ async def test_the_timeout_also_covers_reading_the_body(session: aiohttp.ClientS
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    cloud = ISolarCloud(
-        session=session,
-        gateway=f"http://127.0.0.1:{port}",
-        appkey=APPKEY,
-        secret_key=SECRET_KEY,
-        username=USERNAME,
-        password=PASSWORD,
-        token=TOKEN,
-        request_timeout=0.3,
-    )
+    cloud = account_cloud(session, f"http://127.0.0.1:{port}", token=TOKEN, request_timeout=0.3)
     try:
         with pytest.raises(ISolarCloudTimeoutError):
             await cloud.plants()
@@ -446,7 +437,7 @@ async def test_the_timeout_also_covers_reading_the_body(session: aiohttp.ClientS
 
 def test_secrets_stay_out_of_repr(cloud: ISolarCloud) -> None:
     """The client's repr shows neither the secret key, the password nor the token."""
-    cloud.token = TOKEN
+    set_token(cloud, TOKEN)
     text = repr(cloud)
     assert SECRET_KEY not in text
     assert PASSWORD not in text

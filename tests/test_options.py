@@ -140,3 +140,63 @@ def test_unreadable_options_file(tmp_path: Path, content: str | None, message: s
 
     with pytest.raises(OptionsError, match=message):
         load_options(path)
+
+
+def test_oauth2_is_chosen_when_username_and_password_are_empty() -> None:
+    """Without an account the OAuth2 fields are read; the code counts as a secret."""
+    options = Options.from_dict(
+        with_(
+            username=None,
+            password=None,
+            authorization_code=" 654321 ",
+            redirect_uri="https://example.com/callback",
+            application_id="4711",
+        )
+    )
+
+    assert not options.uses_account
+    assert options.authorization_code == "654321"
+    assert options.redirect_uri == "https://example.com/callback"
+    assert "654321" in options.secrets
+    assert "654321" not in repr(options)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"password": None}, "Option 'password' is missing"),
+        ({"username": None}, "Option 'username' is missing"),
+    ],
+)
+def test_half_an_account_is_refused(changes: dict[str, Any], message: str) -> None:
+    """A username without a password (or the reverse) is an error that mentions OAuth2."""
+    with pytest.raises(OptionsError, match=message) as raised:
+        Options.from_dict(with_(**changes))
+
+    assert "leave 'username' and 'password' empty to use OAuth2" in str(raised.value)
+
+
+def test_plants_and_extra_points() -> None:
+    """Plant ids and point ids are read as text; a point may name its device type."""
+    options = Options.from_dict(with_(plants=["5694969", 42], extra_points=["13013", "14:13158"]))
+
+    assert options.plants == ("5694969", "42")
+    assert options.extra_points_for(14) == {"13013", "13158"}
+    assert options.extra_points_for(7) == {"13013"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"plants": ["Home"]}, "Option 'plants' holds 'Home'"),
+        ({"plants": "5694969"}, "Option 'plants' must be a list"),
+        ({"extra_points": ["p13013"]}, "Option 'extra_points' holds 'p13013'"),
+        ({"extra_points": ["14:"]}, "Option 'extra_points' holds '14:'"),
+        ({"rsa_public_key": "not-a-key"}, "Option 'rsa_public_key' is not base64"),
+        ({"redirect_uri": "example.com"}, "Option 'redirect_uri' is not an http"),
+    ],
+)
+def test_bad_lists_and_keys(changes: dict[str, Any], message: str) -> None:
+    """Malformed plant ids, point ids, keys and URLs name the option."""
+    with pytest.raises(OptionsError, match=message):
+        Options.from_dict(with_(**changes))

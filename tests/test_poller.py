@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
-from const import APPKEY, HA_TOKEN, PASSWORD, PS_ID, SECRET_KEY, USERNAME
+from conftest import account_cloud
+from const import HA_TOKEN, PASSWORD, PS_ID
 
+from sungrow.discovery import Discovery
 from sungrow.exceptions import ISolarCloudResponseError
 from sungrow.homeassistant import HomeAssistant
-from sungrow.isolarcloud import ISolarCloud
 from sungrow.naming import EntityNames
 from sungrow.poller import CycleReport, Poller
-from sungrow.simulator import CloudSimulator, Fault, SimPlant, hybrid_plant
+from sungrow.simulator import (
+    CloudSimulator,
+    Fault,
+    SimPlant,
+    hybrid_plant,
+    micro_plant,
+    pv_plant,
+)
 from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:
@@ -55,20 +63,15 @@ def make_poller(
     *,
     password: str = PASSWORD,
     scan_interval: float = 300,
+    **settings: Any,
 ) -> Poller:
     """Wire a poller like the service does."""
     return Poller(
-        cloud=ISolarCloud(
-            session=session,
-            gateway=cloud_url,
-            appkey=APPKEY,
-            secret_key=SECRET_KEY,
-            username=USERNAME,
-            password=password,
-        ),
+        cloud=account_cloud(session, cloud_url, password=password),
         publisher=HomeAssistant(session=session, token=HA_TOKEN, api_url=ha_url),
         names=EntityNames(JsonFile(tmp_path / "names.json")),
         scan_interval=scan_interval,
+        **settings,
     )
 
 
@@ -91,7 +94,7 @@ async def test_a_cycle_publishes_the_plant_sensors_with_their_classes(
     """One cycle publishes every promised plant sensor, converted, with unit and classes."""
     report = await poller.run_once()
 
-    assert report == CycleReport(plants=1, sensors=12)
+    assert report.plants == 1
     for entity_id, (unit, device_class, state_class, point_id) in PLANT_SENSORS.items():
         state = fake_ha.states[entity_id]
         attributes = state["attributes"]
@@ -106,36 +109,58 @@ async def test_a_cycle_publishes_the_plant_sensors_with_their_classes(
     assert {p.authorization for p in fake_ha.posted} == {f"Bearer {HA_TOKEN}"}
 
 
-async def test_a_cycle_costs_login_plant_list_and_one_realtime_call(
+async def test_the_hybrid_plant_costs_at_most_10_calls_then_5_per_cycle(
     poller: Poller, simulator: CloudSimulator
 ) -> None:
-    """The first cycle makes three calls; the next one only the real-time call."""
+    """From nothing: login, plant list, device list and one real-time call per device type."""
     await poller.run_once()
+    first = [call.path for call in simulator.calls]
+    simulator.calls.clear()
     await poller.run_once()
 
-    assert [call.path for call in simulator.calls] == [
+    assert first == [
         "/openapi/login",
         "/openapi/getPowerStationList",
-        "/openapi/getDeviceRealTimeData",
-        "/openapi/getDeviceRealTimeData",
+        "/openapi/getDeviceList",
+        *["/openapi/getDeviceRealTimeData"] * 5,
     ]
+    assert [call.path for call in simulator.calls] == ["/openapi/getDeviceRealTimeData"] * 5
+    types = [call.body["device_type"] for call in simulator.calls if call.body]
+    assert types == [11, 14, 43, 7, 22]
 
 
-async def test_all_plants_are_read_in_one_call(
-    poller: Poller, simulator: CloudSimulator, fake_ha: FakeHomeAssistant
+async def test_the_hybrid_devices_are_published_with_their_classes(
+    poller: Poller, fake_ha: FakeHomeAssistant
 ) -> None:
-    """Two plants: one real-time call with both plant keys, and sensors for both."""
-    simulator.plants.append(hybrid_plant(1000001, "Cabin"))
-    simulator.accounts[0].ps_ids = (PS_ID, 1000001)
-
+    """Battery level, charge and discharge power, temperature, meter voltage, battery totals."""
     report = await poller.run_once()
 
-    (call,) = simulator.calls_to("/openapi/getDeviceRealTimeData")
-    assert call.body is not None
-    assert sorted(call.body["ps_key_list"]) == ["1000001_11_0_0", f"{PS_ID}_11_0_0"]
-    assert report.plants == 2
-    assert "sensor.sungrow_cabin_plant_power" in fake_ha.states
-    assert "sensor.sungrow_home_plant_power" in fake_ha.states
+    expected = {
+        "sensor.sungrow_home_sh10rt_battery_level": ("%", "battery", "measurement"),
+        "sensor.sungrow_home_sh10rt_battery_charging_power": ("W", "power", "measurement"),
+        "sensor.sungrow_home_sh10rt_battery_discharging_power": ("W", "power", "measurement"),
+        "sensor.sungrow_home_sh10rt_battery_temperature": ("°C", "temperature", "measurement"),
+        "sensor.sungrow_home_sh10rt_total_battery_charge": ("kWh", "energy", "total"),
+        "sensor.sungrow_home_sh10rt_total_battery_discharge": ("kWh", "energy", "total"),
+        "sensor.sungrow_home_sbr064_battery_level": ("%", "battery", "measurement"),
+        "sensor.sungrow_home_sbr064_temperature": ("°C", "temperature", "measurement"),
+        "sensor.sungrow_home_sbr064_total_charge": ("kWh", "energy", "total"),
+        "sensor.sungrow_home_sbr064_total_discharge": ("kWh", "energy", "total"),
+        "sensor.sungrow_home_dtsu666_phase_a_voltage": ("V", "voltage", "measurement"),
+        "sensor.sungrow_home_winet_s_wlan_signal_strength": (None, None, "measurement"),
+    }
+    for entity_id, (unit, device_class, state_class) in expected.items():
+        attributes = fake_ha.states[entity_id]["attributes"]
+        assert attributes.get("unit_of_measurement") == unit, entity_id
+        assert attributes.get("device_class") == device_class, entity_id
+        assert attributes.get("state_class") == state_class, entity_id
+    name = fake_ha.states["sensor.sungrow_home_sh10rt_battery_level"]["attributes"]
+    assert name["friendly_name"] == "Home SH10RT Battery level"
+    assert fake_ha.states["sensor.sungrow_home_sh10rt_operating_status"]["state"] == (
+        "Grid-connected"
+    )
+    assert (report.plants, report.devices) == (1, 4)
+    assert report.sensors == len(fake_ha.states)
 
 
 async def test_a_plant_without_data_fails_the_cycle_after_publishing_the_others(
@@ -148,7 +173,7 @@ async def test_a_plant_without_data_fails_the_cycle_after_publishing_the_others(
     )
     simulator.accounts[0].ps_ids = (PS_ID, 1000001)
 
-    with pytest.raises(ISolarCloudResponseError, match="no real-time data for plant Cabin"):
+    with pytest.raises(ISolarCloudResponseError, match="no real-time data for Cabin"):
         await poller.run_once()
 
     assert "sensor.sungrow_home_plant_power" in fake_ha.states
@@ -253,7 +278,7 @@ async def test_cycles_keep_to_the_interval_without_drift(poller: Poller) -> None
     async def slow_cycle() -> CycleReport:
         starts.append(loop.time())
         await asyncio.sleep(0.1)
-        return CycleReport(plants=1, sensors=1)
+        return CycleReport(plants=1, devices=0, sensors=1)
 
     poller.run_once = slow_cycle  # type: ignore[method-assign]
     poller.scan_interval = 0.25
@@ -263,3 +288,171 @@ async def test_cycles_keep_to_the_interval_without_drift(poller: Poller) -> None
     assert len(starts) == 4
     offsets = [start - starts[0] - index * 0.25 for index, start in enumerate(starts)]
     assert max(abs(offset) for offset in offsets) < 0.06
+
+
+class WallClock:
+    """The poller's wall clock, moved by the test."""
+
+    def __init__(self) -> None:
+        """Start at an arbitrary fixed time."""
+        self.now = 1_790_000_000.0
+
+    def __call__(self) -> float:
+        """Return the current time."""
+        return self.now
+
+
+async def test_discovery_is_refreshed_hourly_and_finds_a_new_device(
+    session: aiohttp.ClientSession,
+    cloud_url: str,
+    ha_url: str,
+    tmp_path: Path,
+    simulator: CloudSimulator,
+    fake_ha: FakeHomeAssistant,
+) -> None:
+    """The device list is read again after an hour: a new charger appears without a restart."""
+    wall = WallClock()
+    poller = make_poller(session, cloud_url, ha_url, tmp_path, clock=wall)
+    await poller.run_once()
+    simulator.plants[0] = hybrid_plant(PS_ID, "Home", charger=True)
+
+    wall.now += 1800
+    await poller.run_once()
+    half_hour = len(simulator.calls_to("/openapi/getDeviceList"))
+    wall.now += 1801
+    await poller.run_once()
+
+    assert half_hour == 1
+    assert len(simulator.calls_to("/openapi/getDeviceList")) == 2
+    assert any(".ac011e" in entity or "_ac011e_" in entity for entity in fake_ha.states)
+
+
+async def test_a_stored_discovery_saves_the_calls_after_a_restart(
+    session: aiohttp.ClientSession,
+    cloud_url: str,
+    ha_url: str,
+    tmp_path: Path,
+    simulator: CloudSimulator,
+) -> None:
+    """A discovery less than an hour old, handed to a new poller, is not asked for again."""
+    stored: list[Discovery] = []
+    first = make_poller(session, cloud_url, ha_url, tmp_path, on_discovery=stored.append)
+    await first.run_once()
+    restored = Discovery.from_dict(stored[0].to_dict())
+    simulator.calls.clear()
+
+    second = make_poller(session, cloud_url, ha_url, tmp_path, discovery=restored)
+    await second.run_once()
+
+    paths = {call.path for call in simulator.calls}
+    assert paths == {"/openapi/login", "/openapi/getDeviceRealTimeData"}
+
+
+async def test_plants_without_device_list_permission_still_publish_the_plant(
+    poller: Poller,
+    simulator: CloudSimulator,
+    fake_ha: FakeHomeAssistant,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """E900 on getDeviceList leaves the plant's own sensors, with a warning."""
+    simulator.faults.append(Fault(path="/openapi/getDeviceList", code="E900"))
+
+    report = await poller.run_once()
+
+    assert report.devices == 0
+    assert "sensor.sungrow_home_plant_power" in fake_ha.states
+    assert "Cannot list the devices of plant Home" in caplog.text
+
+
+async def test_the_plants_option_narrows_and_names_unknown_ids(
+    session: aiohttp.ClientSession,
+    cloud_url: str,
+    ha_url: str,
+    tmp_path: Path,
+    simulator: CloudSimulator,
+    fake_ha: FakeHomeAssistant,
+) -> None:
+    """Only the listed plant is published; an id the account lacks is reported with the ids."""
+    simulator.plants.append(pv_plant(1000001, "Cabin"))
+    simulator.accounts[0].ps_ids = (PS_ID, 1000001)
+
+    await make_poller(session, cloud_url, ha_url, tmp_path, wanted_plants=("1000001",)).run_once()
+    wrong = make_poller(session, cloud_url, ha_url, tmp_path / "2", wanted_plants=("42",))
+
+    assert any(entity.startswith("sensor.sungrow_cabin_") for entity in fake_ha.states)
+    assert not any(entity.startswith("sensor.sungrow_home_") for entity in fake_ha.states)
+    with pytest.raises(ISolarCloudResponseError, match=r"Plant 42 .* 5694969 \(Home\)"):
+        await wrong.run_once()
+
+
+async def test_two_plants_cost_one_call_per_device_type(
+    poller: Poller, simulator: CloudSimulator, fake_ha: FakeHomeAssistant
+) -> None:
+    """A hybrid plant and a PV plant: each device type is read once, for both plants."""
+    simulator.plants.append(pv_plant(1000001, "Cabin"))
+    simulator.accounts[0].ps_ids = (PS_ID, 1000001)
+
+    await poller.run_once()
+
+    realtime = simulator.calls_to("/openapi/getDeviceRealTimeData")
+    types = [call.body["device_type"] for call in realtime if call.body]
+    assert sorted(types) == sorted(set(types))
+    plant_call = next(call for call in realtime if call.body and call.body["device_type"] == 11)
+    assert plant_call.body is not None
+    assert sorted(plant_call.body["ps_key_list"]) == ["1000001_11_0_0", f"{PS_ID}_11_0_0"]
+    assert "sensor.sungrow_cabin_plant_power" in fake_ha.states
+    assert any(entity.startswith("sensor.sungrow_cabin_sg5_0rs_") for entity in fake_ha.states)
+
+
+async def test_extra_points_are_asked_for_and_published(
+    session: aiohttp.ClientSession,
+    cloud_url: str,
+    ha_url: str,
+    tmp_path: Path,
+    simulator: CloudSimulator,
+    fake_ha: FakeHomeAssistant,
+) -> None:
+    """A point that is off by default is requested and published once listed."""
+    extra = {14: {"13158"}}
+    poller = make_poller(
+        session, cloud_url, ha_url, tmp_path, extra_points=lambda t: extra.get(t, set())
+    )
+
+    await poller.run_once()
+
+    ess = next(
+        call
+        for call in simulator.calls_to("/openapi/getDeviceRealTimeData")
+        if call.body and call.body["device_type"] == 14
+    )
+    assert ess.body is not None
+    assert "13158" in ess.body["point_id_list"]
+    voltage = fake_ha.states["sensor.sungrow_home_sh10rt_phase_b_voltage"]
+    assert voltage["attributes"]["unit_of_measurement"] == "V"
+
+
+async def test_devices_of_the_same_model_get_distinct_ids_and_share_a_call(
+    poller: Poller, simulator: CloudSimulator, fake_ha: FakeHomeAssistant
+) -> None:
+    """Three microinverters: one real-time call with three keys, three sets of sensors."""
+    simulator.plants.append(micro_plant(1000002, "Shed", count=3))
+    simulator.accounts[0].ps_ids = (PS_ID, 1000002)
+
+    await poller.run_once()
+
+    micro = [
+        call
+        for call in simulator.calls_to("/openapi/getDeviceRealTimeData")
+        if call.body and call.body["device_type"] == 55
+    ]
+    assert len(micro) == 1
+    assert micro[0].body is not None
+    assert len(micro[0].body["ps_key_list"]) == 3
+    powers = sorted(e for e in fake_ha.states if e.startswith("sensor.sungrow_shed_s450s"))
+    assert [e for e in powers if e.endswith("_active_power")] == [
+        "sensor.sungrow_shed_s450s_2_active_power",
+        "sensor.sungrow_shed_s450s_3_active_power",
+        "sensor.sungrow_shed_s450s_active_power",
+    ]
+    name = fake_ha.states["sensor.sungrow_shed_s450s_2_active_power"]["attributes"]
+    assert name["friendly_name"] == "Shed S450S 2 Active power"

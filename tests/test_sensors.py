@@ -17,7 +17,7 @@ from sungrow.storage import JsonFile
 if TYPE_CHECKING:
     from pathlib import Path
 
-PLANT = load_catalog()[11]
+PLANT = load_catalog().get(11)
 
 
 def point(point_id: str) -> PointSpec:
@@ -95,7 +95,7 @@ def test_states_leave_out_points_without_a_value() -> None:
 
     states = sensor_states(
         reading,
-        PLANT.enabled_points(),
+        PLANT.published_points(),
         entity_id=lambda key: f"sensor.sungrow_home_{key}",
         name_prefix="Home",
     )
@@ -134,10 +134,10 @@ def test_entity_ids_are_valid_and_survive_a_rename(tmp_path: Path) -> None:
     file = JsonFile(tmp_path / "names.json")
     names = EntityNames(file)
 
-    first = names.entity_id(Plant(ps_id="7", name="Home"), "plant_power")
+    first = names.entity_id(Plant(ps_id="7", name="Home"), None, "plant_power")
     stored = json.loads((tmp_path / "names.json").read_text())
-    again = EntityNames(file, stored["plants"]).entity_id(
-        Plant(ps_id="7", name="Renamed"), "plant_power"
+    again = EntityNames.from_dict(file, stored).entity_id(
+        Plant(ps_id="7", name="Renamed"), None, "plant_power"
     )
 
     assert first == again == "sensor.sungrow_home_plant_power"
@@ -149,9 +149,9 @@ def test_entity_ids_of_plants_with_the_same_or_no_latin_name(tmp_path: Path) -> 
     names = EntityNames(JsonFile(tmp_path / "names.json"))
 
     ids = [
-        names.entity_id(Plant(ps_id="1", name="Home"), "load_power"),
-        names.entity_id(Plant(ps_id="2", name="home"), "load_power"),
-        names.entity_id(Plant(ps_id="3", name="阳光电站"), "load_power"),
+        names.entity_id(Plant(ps_id="1", name="Home"), None, "load_power"),
+        names.entity_id(Plant(ps_id="2", name="home"), None, "load_power"),
+        names.entity_id(Plant(ps_id="3", name="阳光电站"), None, "load_power"),
     ]
 
     assert ids == [
@@ -160,3 +160,51 @@ def test_entity_ids_of_plants_with_the_same_or_no_latin_name(tmp_path: Path) -> 
         "sensor.sungrow_plant_3_load_power",
     ]
     assert all(VALID_ENTITY_ID.match(entity_id) for entity_id in ids)
+
+
+def test_every_device_type_of_the_issue_has_a_default_set() -> None:
+    """Plant, inverters, meter, battery, WiNet-S, charger and microinverter have sensors."""
+    catalog = load_catalog()
+
+    for device_type in (11, 1, 14, 7, 43, 22, 51, 55):
+        points = catalog.get(device_type).published_points()
+        assert 2 <= len(points) <= 50, device_type
+        assert all(point.key and point.name for point in points)
+
+
+def test_extra_points_add_catalog_entries_and_unknown_ids() -> None:
+    """An extra id the catalog knows gets its spec; an unknown one a plain numeric sensor."""
+    hybrid = load_catalog().get(14)
+
+    chosen = {point.point_id: point for point in hybrid.published_points({"13158", "13999"})}
+
+    assert chosen["13158"].key == "phase_b_voltage"
+    assert chosen["13158"].unit == "V"
+    unknown = chosen["13999"]
+    assert (unknown.key, unknown.name, unknown.unit) == ("point_13999", "Point 13999", None)
+    assert unknown.state(12.3456) == "12.346"
+    assert load_catalog().get(9).published_points() == ()
+
+
+def test_status_points_are_published_as_text() -> None:
+    """Status codes become the documented text; unknown codes stay numbers."""
+    status = point_of(14, "13146")
+
+    assert status.state(0.0) == "Grid-connected"
+    assert status.state(37120.0) == "Running with alarm"
+    assert status.state(777.0) == "777"
+    attributes = status.attributes("Home SH10RT Operating status")
+    assert attributes["device_class"] == "enum"
+    assert "Running with alarm" in attributes["options"]
+    assert "unit_of_measurement" not in attributes
+
+
+def test_charger_power_in_kilowatts_is_published_in_watts() -> None:
+    """The charger sends kW; every power sensor is in W."""
+    assert point_of(51, "33708").state(7.4) == "7400"
+    assert point_of(51, "33708").unit == "W"
+
+
+def point_of(device_type: int, point_id: str) -> PointSpec:
+    """Return the catalog entry of a point of a device type."""
+    return next(p for p in load_catalog().get(device_type).points if p.point_id == point_id)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -17,28 +20,38 @@ class PointSpec:
     point_id: str
     key: str
     name: str
-    unit: str | None
-    factor: float
-    precision: int
-    device_class: str | None
-    state_class: str | None
-    icon: str | None
-    enabled: bool
+    unit: str | None = None
+    factor: float = 1.0
+    precision: int = 3
+    device_class: str | None = None
+    state_class: str | None = "measurement"
+    icon: str | None = None
+    enabled: bool = True
+    enum: Mapping[int, str] | None = field(default=None, repr=False)
 
     def state(self, value: float) -> str:
         """Return the value converted to the published unit, rounded, as the state text."""
+        if self.enum is not None:
+            code = round(value)
+            return self.enum.get(code, str(code))
         text = f"{value * self.factor:.{self.precision}f}"
         return text.removeprefix("-") if float(text) == 0 else text
 
-    def attributes(self, friendly_name: str) -> dict[str, str]:
+    def attributes(self, friendly_name: str) -> dict[str, Any]:
         """Return the state attributes Home Assistant needs for display and statistics."""
         optional = {
             "unit_of_measurement": self.unit,
             "device_class": self.device_class,
             "state_class": self.state_class,
             "icon": self.icon,
+            "options": sorted(set(self.enum.values())) if self.enum is not None else None,
         }
         return {"friendly_name": friendly_name} | {k: v for k, v in optional.items() if v}
+
+
+def unknown_point(point_id: str) -> PointSpec:
+    """Return the spec of a point the catalog does not know: its raw number, no unit."""
+    return PointSpec(point_id=point_id, key=f"point_{point_id}", name=f"Point {point_id}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,9 +62,12 @@ class DeviceTypeSpec:
     name: str
     points: tuple[PointSpec, ...]
 
-    def enabled_points(self) -> tuple[PointSpec, ...]:
-        """Return the points published by default."""
-        return tuple(point for point in self.points if point.enabled)
+    def published_points(self, extra: Collection[str] = ()) -> tuple[PointSpec, ...]:
+        """Return the points on by default plus the `extra` point ids asked for."""
+        known = {point.point_id: point for point in self.points}
+        chosen = [point for point in self.points if point.enabled or point.point_id in extra]
+        chosen += [unknown_point(point_id) for point_id in extra if point_id not in known]
+        return tuple(chosen)
 
 
 @dataclass(frozen=True)
@@ -60,9 +76,11 @@ class Catalog:
 
     device_types: dict[int, DeviceTypeSpec]
 
-    def __getitem__(self, device_type: int) -> DeviceTypeSpec:
-        """Return the spec of a device type."""
-        return self.device_types[device_type]
+    def get(self, device_type: int) -> DeviceTypeSpec:
+        """Return the spec of a device type; an unknown type has no default points."""
+        return self.device_types.get(device_type) or DeviceTypeSpec(
+            device_type=device_type, name=f"Device type {device_type}", points=()
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Catalog:
@@ -86,6 +104,7 @@ class Catalog:
 
 def _point(point_id: str, spec: dict[str, Any], kind: dict[str, Any]) -> PointSpec:
     merged = {**kind, **spec}
+    enum = merged.get("enum")
     return PointSpec(
         point_id=point_id,
         key=merged["key"],
@@ -97,6 +116,7 @@ def _point(point_id: str, spec: dict[str, Any], kind: dict[str, Any]) -> PointSp
         state_class=merged.get("state_class"),
         icon=merged.get("icon"),
         enabled=bool(merged.get("enabled", True)),
+        enum={int(code): str(text) for code, text in enum.items()} if enum else None,
     )
 
 

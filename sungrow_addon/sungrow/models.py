@@ -40,6 +40,21 @@ def parse_device_time(raw: object) -> datetime | None:
         return None
 
 
+def _integer(raw: object) -> int | None:
+    """Read an int sent as a number or as a numeric string ("14" or 14)."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and raw.strip().isdigit():
+        return int(raw)
+    return None
+
+
+def _text(raw: object) -> str:
+    return raw.strip() if isinstance(raw, str) else ""
+
+
 def plant_ps_key(ps_id: str) -> str:
     """Return the ps_key of a plant's own pseudo-device (the only one safe to build)."""
     return f"{ps_id}_{PLANT_DEVICE_TYPE}_0_0"
@@ -64,6 +79,57 @@ class Plant:
         """Return the ps_key of the plant itself."""
         return plant_ps_key(self.ps_id)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields, for the discovery cache in the data folder."""
+        return {"ps_id": self.ps_id, "ps_name": self.name}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Device:
+    """A device of a plant (inverter, battery, meter, ...), as the device list shows it."""
+
+    ps_id: str
+    ps_key: str
+    device_type: int
+    name: str
+    model: str
+    serial_number: str | None = None
+
+    @classmethod
+    def from_wire(cls, item: dict[str, Any]) -> Device | None:
+        """Build from an item of the device list; None when it lacks a ps_key or a type."""
+        ps_key, device_type = item.get("ps_key"), _integer(item.get("device_type"))
+        if not isinstance(ps_key, str) or not ps_key or device_type is None:
+            return None
+        model = _text(item.get("device_model_code"))
+        name = _text(item.get("device_name")) or model or _text(item.get("type_name")) or ps_key
+        return cls(
+            ps_id=str(item.get("ps_id") or ps_key.split("_", 1)[0]),
+            ps_key=ps_key,
+            device_type=device_type,
+            name=name,
+            model=model,
+            serial_number=_text(item.get("device_sn")) or None,
+        )
+
+    @property
+    def label(self) -> str:
+        """Return a readable name: the device name, with the model when it adds something."""
+        if not self.model or self.model in self.name:
+            return self.name
+        return f"{self.name} {self.model}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields, for the discovery cache in the data folder."""
+        return {
+            "ps_id": self.ps_id,
+            "ps_key": self.ps_key,
+            "device_type": self.device_type,
+            "device_name": self.name,
+            "device_model_code": self.model,
+            "device_sn": self.serial_number,
+        }
+
 
 @dataclass(frozen=True, kw_only=True)
 class Reading:
@@ -72,6 +138,14 @@ class Reading:
     ps_key: str
     device_time: datetime | None
     values: dict[str, float | None]
+
+    def merged(self, later: Reading) -> Reading:
+        """Return this reading completed with the values of a later chunk of the same call."""
+        return Reading(
+            ps_key=self.ps_key,
+            device_time=later.device_time or self.device_time,
+            values={**self.values, **later.values},
+        )
 
     @classmethod
     def from_wire(cls, point: dict[str, Any], point_ids: list[str]) -> Reading:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .models import Plant
+    from .models import Device, Plant
     from .storage import JsonFile
 
 ENTITY_PREFIX = "sungrow"
@@ -24,7 +24,7 @@ def slugify(text: str) -> str:
 
 @dataclass
 class EntityNames:
-    """The entity-id part of every plant, remembered in the data folder.
+    """The entity-id part of every plant and device, remembered in the data folder.
 
     Renaming a plant in the iSolarCloud app must not rename its sensors, or Home Assistant
     would start new statistics and the Energy dashboard would lose them.
@@ -32,9 +32,21 @@ class EntityNames:
 
     file: JsonFile
     plants: dict[str, str] = field(default_factory=dict)
+    devices: dict[str, str] = field(default_factory=dict)
 
-    def plant_slug(self, plant: Plant) -> str:
-        """Return the plant's slug, choosing and storing one the first time."""
+    @classmethod
+    def from_dict(cls, file: JsonFile, data: dict[str, Any]) -> EntityNames:
+        """Restore the names stored in `file` (its parsed content is `data`)."""
+        return cls(file, _strings(data.get("plants")), _strings(data.get("devices")))
+
+    def entity_id(self, plant: Plant, device: Device | None, key: str) -> str:
+        """Return the entity id of a sensor of a plant, or of one of its devices."""
+        parts = [ENTITY_PREFIX, self._plant_slug(plant)]
+        if device is not None:
+            parts.append(self._device_slug(plant, device))
+        return "sensor." + "_".join([*parts, key])
+
+    def _plant_slug(self, plant: Plant) -> str:
         known = self.plants.get(plant.ps_id)
         if known is not None:
             return known
@@ -42,9 +54,29 @@ class EntityNames:
         if slug in self.plants.values():
             slug = f"{slug}_{plant.ps_id}"
         self.plants[plant.ps_id] = slug
-        self.file.save({"plants": self.plants})
+        self._save()
         return slug
 
-    def entity_id(self, plant: Plant, key: str) -> str:
-        """Return the entity id of one of a plant's sensors."""
-        return f"sensor.{ENTITY_PREFIX}_{self.plant_slug(plant)}_{key}"
+    def _device_slug(self, plant: Plant, device: Device) -> str:
+        known = self.devices.get(device.ps_key)
+        if known is not None:
+            return known
+        base = slugify(device.model) or slugify(device.name) or f"device_{device.device_type}"
+        taken = {
+            slug for ps_key, slug in self.devices.items() if ps_key.startswith(f"{plant.ps_id}_")
+        }
+        slug, number = base, 2
+        while slug in taken:
+            slug, number = f"{base}_{number}", number + 1
+        self.devices[device.ps_key] = slug
+        self._save()
+        return slug
+
+    def _save(self) -> None:
+        self.file.save({"plants": self.plants, "devices": self.devices})
+
+
+def _strings(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(key): slug for key, slug in value.items() if isinstance(slug, str) and slug}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .crypto import InvalidPublicKeyError, load_public_key
 from .exceptions import OptionsError, StateFileError
 from .regions import Server
 from .storage import JsonFile
@@ -22,8 +24,17 @@ _WHERE = {
     "(developer-api.isolarcloud.com, Applications)",
     "secret_key": "the Secret Key of your application in the iSolarCloud developer portal "
     "(developer-api.isolarcloud.com, Applications)",
-    "username": "the account (e-mail or user name) you log in to the iSolarCloud app with",
-    "password": "the password of your iSolarCloud app account",
+    "username": "the account (e-mail or user name) you log in to the iSolarCloud app with "
+    "(or leave 'username' and 'password' empty to use OAuth2)",
+    "password": "the password of your iSolarCloud app account "
+    "(or leave 'username' and 'password' empty to use OAuth2)",
+    "rsa_public_key": "the RSA public key shown on your application's page in the developer "
+    "portal, or leave it empty",
+    "plants": "a list of plant ids (ps_id, digits only) as the add-on's log lists them, "
+    "or leave it empty for every plant",
+    "extra_points": "a list of measuring point ids, each either alone (13013) or with its "
+    "device type (14:13013)",
+    "redirect_uri": "the Redirect URL of your application in the developer portal",
     "server": "one of " + ", ".join(server.value for server in Server),
     "server_url": "a full URL such as https://gateway.isolarcloud.eu",
     "scan_interval": f"a whole number of seconds from {SCAN_INTERVAL_RANGE[0]} "
@@ -38,13 +49,27 @@ class Options:
 
     appkey: str
     secret_key: str = field(repr=False)
-    username: str
-    password: str = field(repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
     server: Server = Server.EUROPE
     server_url: str | None = None
     rsa_public_key: str | None = field(default=None, repr=False)
+    authorization_code: str | None = field(default=None, repr=False)
+    redirect_uri: str | None = None
+    application_id: str | None = None
+    plants: tuple[str, ...] = ()
+    extra_points: tuple[tuple[int | None, str], ...] = ()
     scan_interval: int = 300
     log_level: str = "info"
+
+    @property
+    def uses_account(self) -> bool:
+        """Return True for the account login (V1), False for OAuth2."""
+        return self.username is not None and self.password is not None
+
+    def extra_points_for(self, device_type: int) -> set[str]:
+        """Return the extra point ids asked for a device type (or for every type)."""
+        return {point for kind, point in self.extra_points if kind in (None, device_type)}
 
     @property
     def gateway(self) -> str:
@@ -54,7 +79,9 @@ class Options:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Return the values that must never appear in a log line."""
-        return (self.secret_key, self.password)
+        return tuple(
+            secret for secret in (self.secret_key, self.password, self.authorization_code) if secret
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Options:
@@ -62,11 +89,15 @@ class Options:
         return cls(
             appkey=_key(data, "appkey"),
             secret_key=_key(data, "secret_key"),
-            username=_text(data, "username"),
-            password=_password(data),
+            **_account(data),
             server=_server(data),
             server_url=_url(data, "server_url"),
-            rsa_public_key=_optional_text(data, "rsa_public_key"),
+            rsa_public_key=_public_key(data),
+            authorization_code=_optional_text(data, "authorization_code"),
+            redirect_uri=_url(data, "redirect_uri"),
+            application_id=_optional_text(data, "application_id"),
+            plants=tuple(_list(data, "plants", _PLANT_ID)),
+            extra_points=tuple(_extra_point(item) for item in _list(data, "extra_points", _POINT)),
             scan_interval=_scan_interval(data),
             log_level=_choice(data, "log_level", LOG_LEVELS, default="info"),
         )
@@ -121,14 +152,50 @@ def _key(data: dict[str, Any], name: str) -> str:
     return value
 
 
-def _password(data: dict[str, Any]) -> str:
-    value = data.get("password")
-    if value is None or value == "":
-        raise _missing("password")
-    if not isinstance(value, str):
+def _account(data: dict[str, Any]) -> dict[str, str | None]:
+    """Return username and password: both set (account login) or both empty (OAuth2)."""
+    username = _optional_text(data, "username")
+    password = data.get("password") or None
+    if password is not None and not isinstance(password, str):
         raise _invalid("password", "must be text")
+    if username is not None and password is None:
+        raise _missing("password")
+    if password is not None and username is None:
+        raise _missing("username")
     # Passwords are kept exactly as typed: spaces may be part of them.
+    return {"username": username, "password": password}
+
+
+def _public_key(data: dict[str, Any]) -> str | None:
+    value = _optional_text(data, "rsa_public_key")
+    if value is not None:
+        try:
+            load_public_key(value)
+        except InvalidPublicKeyError as err:
+            raise _invalid("rsa_public_key", f"is {err}") from None
     return value
+
+
+_PLANT_ID = re.compile(r"\d+")
+_POINT = re.compile(r"(?:\d+:)?\d+")
+
+
+def _list(data: dict[str, Any], name: str, item: re.Pattern[str]) -> list[str]:
+    value = data.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _invalid(name, "must be a list")
+    texts = [str(entry).strip() for entry in value if not isinstance(entry, bool)]
+    wrong = [text for text in texts if not item.fullmatch(text)]
+    if wrong or len(texts) != len(value):
+        raise _invalid(name, f"holds {wrong[0] if wrong else 'a value'!r}")
+    return texts
+
+
+def _extra_point(text: str) -> tuple[int | None, str]:
+    device_type, _, point_id = text.rpartition(":")
+    return (int(device_type) if device_type else None, point_id)
 
 
 def _server(data: dict[str, Any]) -> Server:

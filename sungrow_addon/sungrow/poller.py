@@ -6,24 +6,26 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
 from .catalog import Catalog, load_catalog
+from .discovery import Discovery, describe, discover
 from .exceptions import (
     HomeAssistantError,
     ISolarCloudAuthenticationError,
     ISolarCloudError,
     ISolarCloudResponseError,
 )
-from .models import PLANT_DEVICE_TYPE
 from .sensors import sensor_states
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Collection
+
     from .homeassistant import Publisher, SensorState
     from .isolarcloud import ISolarCloud
-    from .models import Plant
     from .naming import EntityNames
 
 _LOGGER = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class CycleReport:
     """What one cycle fetched and published."""
 
     plants: int
+    devices: int
     sensors: int
 
 
@@ -71,47 +74,57 @@ class FailureLog:
 
 @dataclass(kw_only=True)
 class Poller:
-    """Fetches every plant's data from iSolarCloud and publishes it to Home Assistant."""
+    """Fetches every plant's and device's data from iSolarCloud and publishes it."""
 
     cloud: ISolarCloud
     publisher: Publisher
     names: EntityNames
     scan_interval: float
     catalog: Catalog = field(default_factory=load_catalog)
+    wanted_plants: tuple[str, ...] = ()
+    extra_points: Callable[[int], Collection[str]] = lambda _device_type: ()
+    discovery: Discovery | None = None
+    on_discovery: Callable[[Discovery], None] | None = None
+    clock: Callable[[], float] = time.time
 
-    _plants: list[Plant] = field(default_factory=list, init=False)
-    _plants_due: float = field(default=-math.inf, init=False)
     _failures: FailureLog = field(default_factory=FailureLog, init=False)
     _auth_retry: float = field(default=AUTH_RETRY_FIRST, init=False)
     _cycles: int = field(default=0, init=False)
 
     async def run_once(self) -> CycleReport:
-        """Run one full cycle; raise when any plant's data was not fetched and published."""
-        plants = await self._discover()
-        points = self.catalog[PLANT_DEVICE_TYPE].enabled_points()
-        readings = await self.cloud.realtime(
-            device_type=PLANT_DEVICE_TYPE,
-            ps_keys=[plant.ps_key for plant in plants],
-            point_ids=[point.point_id for point in points],
-        )
+        """Run one full cycle; raise when any plant's or device's data was not published."""
+        discovery = await self._discover()
         states: list[SensorState] = []
-        missing = []
-        for plant in plants:
-            reading = readings.get(plant.ps_key)
-            if reading is None:
-                missing.append(plant.name)
+        missing: list[str] = []
+        for device_type, members in discovery.by_device_type().items():
+            points = self.catalog.get(device_type).published_points(self.extra_points(device_type))
+            if not points:
                 continue
-            states += sensor_states(
-                reading,
-                points,
-                entity_id=partial(self.names.entity_id, plant),
-                name_prefix=plant.name,
+            readings = await self.cloud.realtime(
+                device_type=device_type,
+                ps_keys=[device.ps_key if device else plant.ps_key for plant, device in members],
+                point_ids=[point.point_id for point in points],
             )
+            for plant, device in members:
+                reading = readings.get(device.ps_key if device else plant.ps_key)
+                if reading is None:
+                    missing.append(f"{plant.name} {device.label}" if device else plant.name)
+                    continue
+                states += sensor_states(
+                    reading,
+                    points,
+                    entity_id=partial(self.names.entity_id, plant, device),
+                    name_prefix=f"{plant.name} {device.label}" if device else plant.name,
+                )
         await self.publisher.publish(states)
         if missing:
-            msg = f"iSolarCloud sent no real-time data for plant {', '.join(missing)}"
+            msg = f"iSolarCloud sent no real-time data for {', '.join(missing)}"
             raise ISolarCloudResponseError(msg)
-        return CycleReport(plants=len(plants), sensors=len(states))
+        return CycleReport(
+            plants=len(discovery.plants),
+            devices=sum(1 for _ in discovery.devices()),
+            sensors=len(states),
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run a cycle now and then every scan_interval (no drift) until `stop` is set."""
@@ -169,28 +182,24 @@ class Poller:
         level = logging.INFO if self._cycles == 1 else logging.DEBUG
         _LOGGER.log(
             level,
-            "Published %d sensors of %d plant(s); polling every %d s",
+            "Published %d sensors of %d plant(s) and %d device(s); polling every %d s",
             report.sensors,
             report.plants,
+            report.devices,
             self.scan_interval,
         )
         return 0.0
 
-    async def _discover(self) -> list[Plant]:
-        """Return the account's plants, asking the cloud at most once an hour."""
-        now = asyncio.get_running_loop().time()
-        if now >= self._plants_due:
-            plants = await self.cloud.plants()
-            if not plants:
-                msg = (
-                    "The iSolarCloud account sees no plant: log in to the iSolarCloud app with "
-                    "this account and check that the plant is listed or shared with it"
-                )
-                raise ISolarCloudResponseError(msg)
-            if [p.ps_id for p in plants] != [p.ps_id for p in self._plants]:
-                _LOGGER.info(
-                    "Found %d plant(s): %s", len(plants), ", ".join(p.name for p in plants)
-                )
-            self._plants = plants
-            self._plants_due = now + DISCOVERY_INTERVAL
-        return self._plants
+    async def _discover(self) -> Discovery:
+        """Return the plants and devices, asking the cloud at most once an hour."""
+        now = self.clock()
+        known = self.discovery
+        if known is not None and 0 <= now - known.found_at < DISCOVERY_INTERVAL:
+            return known
+        discovery = await discover(self.cloud, wanted=self.wanted_plants, now=now)
+        if known is None or discovery.plants != known.plants:
+            _LOGGER.info("%s", describe(discovery))
+        self.discovery = discovery
+        if self.on_discovery is not None:
+            self.on_discovery(discovery)
+        return discovery

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, TypeVar
 from aiohttp import ClientSession
 
 from . import __version__
+from .auth import AccountLogin, OAuth2
+from .crypto import load_public_key
+from .discovery import Discovery
 from .exceptions import ISolarCloudAuthenticationError, StateFileError, SungrowAddonError
 from .health import HEARTBEAT_FILE, beat
 from .homeassistant import HomeAssistant
@@ -18,7 +21,8 @@ from .isolarcloud import ISolarCloud
 from .naming import EntityNames
 from .poller import Poller
 from .storage import JsonFile
-from .tokens import TokenStore, account_fingerprint
+from .tokens import OAuthStore, TokenStore, account_fingerprint
+from .transport import Gateway
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -56,12 +60,13 @@ async def run(
 ) -> int:
     """Run one cycle (`once`) or the loop until SIGTERM; return the exit code."""
     _LOGGER.info(
-        "Sungrow iSolarCloud add-on %s: gateway %s, polling every %d s",
+        "Sungrow iSolarCloud add-on %s: gateway %s (%s%s), polling every %d s",
         __version__,
         options.gateway,
+        "account login" if options.uses_account else "OAuth2",
+        ", encrypted calls" if options.rsa_public_key else "",
         options.scan_interval,
     )
-    data_dir = environment.data_dir
     async with ClientSession() as session:
         if publisher_factory is not None:
             publisher = publisher_factory(session)
@@ -70,38 +75,102 @@ async def run(
             publisher = HomeAssistant(
                 session=session, token=environment.supervisor_token, api_url=environment.api_url
             )
-        tokens = TokenStore(
-            JsonFile(data_dir / "token.json"),
-            account_fingerprint(options.gateway, options.appkey, options.username),
-        )
+        poller = _poller(options, environment.data_dir, session, publisher, formatter)
+        if not options.uses_account and not _oauth_ready(poller, options):
+            return EXIT_BAD_CONFIGURATION
+        if once:
+            return await _run_once(poller)
+        await _run_forever(poller, environment.data_dir / HEARTBEAT_FILE)
+        return EXIT_OK
+
+
+def _poller(
+    options: Options,
+    data_dir: Path,
+    session: ClientSession,
+    publisher: Publisher,
+    formatter: RedactingFormatter,
+) -> Poller:
+    account = account_fingerprint(options.gateway, options.appkey, options.username or "")
+    gateway = Gateway(
+        session=session,
+        url=options.gateway,
+        appkey=options.appkey,
+        secret_key=options.secret_key,
+        public_key=load_public_key(options.rsa_public_key) if options.rsa_public_key else None,
+    )
+    names_file = JsonFile(data_dir / "names.json")
+    discovery_file = JsonFile(data_dir / "discovery.json")
+    cached = _load_state("discovery", discovery_file.load) or {}
+    return Poller(
+        cloud=ISolarCloud(gateway=gateway, auth=_auth(options, data_dir, account, formatter)),
+        publisher=publisher,
+        names=EntityNames.from_dict(names_file, _load_state("names", names_file.load) or {}),
+        scan_interval=options.scan_interval,
+        wanted_plants=options.plants,
+        extra_points=options.extra_points_for,
+        discovery=Discovery.from_dict(cached) if cached.get("account") == account else None,
+        on_discovery=lambda found: discovery_file.save({"account": account, **found.to_dict()}),
+    )
+
+
+def _auth(
+    options: Options, data_dir: Path, account: str, formatter: RedactingFormatter
+) -> AccountLogin | OAuth2:
+    """Return the authenticator the options ask for, with its stored tokens."""
+    if options.uses_account:
+        assert options.username is not None  # noqa: S101 - uses_account checks both
+        assert options.password is not None  # noqa: S101
+        tokens = TokenStore(JsonFile(data_dir / "token.json"), account)
+        stored = _load_state("token", tokens.load)
+        formatter.add_secret(stored)
 
         def keep_token(token: str | None) -> None:
             formatter.add_secret(token)
             tokens.save(token)
 
-        stored_token = _load_state("token", tokens.load)
-        formatter.add_secret(stored_token)
-        names_file = JsonFile(data_dir / "names.json")
-        names_data = _load_state("entity names", names_file.load) or {}
-        poller = Poller(
-            cloud=ISolarCloud(
-                session=session,
-                gateway=options.gateway,
-                appkey=options.appkey,
-                secret_key=options.secret_key,
-                username=options.username,
-                password=options.password,
-                token=stored_token,
-                on_token=keep_token,
-            ),
-            publisher=publisher,
-            names=EntityNames(names_file, dict(names_data.get("plants", {}))),
-            scan_interval=options.scan_interval,
+        return AccountLogin(
+            username=options.username,
+            password=options.password,
+            token=stored,
+            on_token=keep_token,
         )
-        if once:
-            return await _run_once(poller)
-        await _run_forever(poller, data_dir / HEARTBEAT_FILE)
-        return EXIT_OK
+    store = OAuthStore(JsonFile(data_dir / "oauth.json"), account)
+    tokens_and_codes = _load_state("OAuth2 tokens", store.load)
+    stored_tokens, used_codes = tokens_and_codes or (None, set())
+
+    def keep_tokens(auth: OAuth2) -> None:
+        if auth.tokens is not None:
+            formatter.add_secret(auth.tokens.access_token)
+            formatter.add_secret(auth.tokens.refresh_token)
+        store.save(auth)
+
+    if stored_tokens is not None:
+        formatter.add_secret(stored_tokens.access_token)
+        formatter.add_secret(stored_tokens.refresh_token)
+    return OAuth2(
+        server=options.server,
+        authorization_code=options.authorization_code,
+        redirect_uri=options.redirect_uri,
+        application_id=options.application_id,
+        tokens=stored_tokens,
+        used_codes=used_codes,
+        on_change=keep_tokens,
+    )
+
+
+def _oauth_ready(poller: Poller, options: Options) -> bool:
+    """Say what to do when neither an account nor an OAuth2 authorization is configured."""
+    auth = poller.cloud.auth
+    if isinstance(auth, OAuth2) and auth.tokens is None and not options.authorization_code:
+        _LOGGER.error(
+            "Neither an iSolarCloud account nor an OAuth2 authorization is configured: set "
+            "'username' and 'password' (for an application created with OAuth2 = No), or for "
+            "an OAuth2 application %s",
+            auth.how_to_authorize(),
+        )
+        return False
+    return True
 
 
 async def _run_once(poller: Poller) -> int:
@@ -113,7 +182,12 @@ async def _run_once(poller: Poller) -> int:
     except SungrowAddonError as err:
         _LOGGER.error("%s", err)  # noqa: TRY400 - one line, no traceback
         return EXIT_CYCLE_FAILED
-    _LOGGER.info("Published %d sensors of %d plant(s)", report.sensors, report.plants)
+    _LOGGER.info(
+        "Published %d sensors of %d plant(s) and %d device(s)",
+        report.sensors,
+        report.plants,
+        report.devices,
+    )
     return EXIT_OK
 
 
@@ -133,7 +207,7 @@ async def _run_forever(poller: Poller, heartbeat: Path) -> None:
     _LOGGER.info("Stopped")
 
 
-def _load_state(what: str, load: Callable[[], _T]) -> _T | None:
+def _load_state(what: str, load: Callable[[], _T | None]) -> _T | None:
     """Read a state file; a corrupt one is reported and then ignored (and later replaced)."""
     try:
         return load()

@@ -1,4 +1,4 @@
-"""The iSolarCloud session token, kept in the data folder so that a restart needs no login."""
+"""The iSolarCloud tokens, kept in the data folder so that a restart needs no new login."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .auth import OAuthTokens
+
 if TYPE_CHECKING:
+    from .auth import OAuth2
     from .storage import JsonFile
 
 
@@ -41,3 +44,38 @@ class TokenStore:
         else:
             self.file.save({"account": self.account, "token": token})
         self._saved = token
+
+
+@dataclass
+class OAuthStore:
+    """The OAuth2 tokens and the digests of the codes already used, for one application."""
+
+    file: JsonFile
+    account: str
+
+    def load(self) -> tuple[OAuthTokens | None, set[str]]:
+        """Return the stored tokens (None if absent) and used codes (raises StateFileError)."""
+        data = self.file.load() or {}
+        if data.get("account") != self.account:
+            return None, set()
+        used = {str(code) for code in data.get("used_codes", []) if isinstance(code, str)}
+        access, refresh = data.get("access_token"), data.get("refresh_token")
+        expires_at = data.get("expires_at")
+        if not (isinstance(access, str) and isinstance(refresh, str)):
+            return None, used
+        if not isinstance(expires_at, int | float):
+            expires_at = 0.0
+        return OAuthTokens(
+            access_token=access, refresh_token=refresh, expires_at=float(expires_at)
+        ), used
+
+    def save(self, auth: OAuth2) -> None:
+        """Store the client's current tokens and used codes."""
+        data: dict[str, object] = {"account": self.account, "used_codes": sorted(auth.used_codes)}
+        if auth.tokens is not None:
+            data |= {
+                "access_token": auth.tokens.access_token,
+                "refresh_token": auth.tokens.refresh_token,
+                "expires_at": auth.tokens.expires_at,
+            }
+        self.file.save(data)

@@ -1,4 +1,4 @@
-"""A deterministic household with PV, a battery and a grid connection, in 5-minute steps.
+"""A deterministic household with PV, a battery, an EV and a grid connection, in 5-minute steps.
 
 Every day is the same day, so that lifetime counters grow by exactly one day's totals at
 each midnight and never step back. Values depend only on the plant-local time.
@@ -19,7 +19,10 @@ _CHARGE_EFFICIENCY = 0.95
 
 @dataclass(frozen=True)
 class Step:
-    """Average powers (W) during one 5-minute step and the battery level after it."""
+    """Average powers (W) during one 5-minute step and the battery level after it.
+
+    `load` includes the EV charging power `ev`.
+    """
 
     pv: float
     load: float
@@ -28,6 +31,7 @@ class Step:
     grid_import: float
     grid_export: float
     soc: float
+    ev: float = 0.0
 
     @property
     def direct(self) -> float:
@@ -49,6 +53,7 @@ _ENERGY_FIELDS = (
     "grid_export",
     "direct",
     "charge_from_pv",
+    "ev",
 )
 
 
@@ -64,7 +69,10 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Household:
-    """Sizes of the installation; everything else follows from the time of day."""
+    """Sizes of the installation; everything else follows from the time of day.
+
+    `battery_wh=0` is a PV-only household; `ev_charge_w=0` (the default) one without an EV.
+    """
 
     pv_peak_w: float = 5600.0
     base_load_w: float = 420.0
@@ -72,6 +80,9 @@ class Household:
     battery_max_w: float = 3200.0
     battery_min_soc: float = 0.10
     commissioned: date = date(2023, 6, 1)
+    ev_charge_w: float = 0.0
+    ev_session_wh: float = 15000.0
+    ev_arrival_hour: float = 17.5
 
     def pv_power(self, step: int) -> float:
         """PV power: a clear-sky bell from 06:00 to 20:00 with deterministic passing clouds."""
@@ -91,6 +102,13 @@ class Household:
             + 1900.0 * _bump(hour, 19.5, 1.4)
         )
         return self.base_load_w + peaks + 150.0 * _noise(step + 7919)
+
+    def ev_power(self, step: int, delivered_wh: float) -> float:
+        """EV charging: full power from the car's arrival until the session's energy is in."""
+        remaining = self.ev_session_wh - delivered_wh
+        if self.ev_charge_w <= 0 or step * _STEP_HOURS < self.ev_arrival_hour or remaining < 1:
+            return 0.0
+        return min(self.ev_charge_w, remaining / _STEP_HOURS)
 
     @cached_property
     def day(self) -> tuple[Step, ...]:
@@ -116,9 +134,12 @@ class Household:
 
     def _simulate(self, *, start_soc: float) -> tuple[Step, ...]:
         soc = start_soc
+        delivered = 0.0
         steps = []
         for index in range(STEPS_PER_DAY):
-            pv, load = self.pv_power(index), self.load_power(index)
+            ev = self.ev_power(index, delivered)
+            delivered += ev * _STEP_HOURS
+            pv, load = self.pv_power(index), self.load_power(index) + ev
             charge = discharge = grid_import = grid_export = 0.0
             if self.battery_wh > 0 and pv >= load:
                 room = self.battery_wh * (1.0 - soc) / _STEP_HOURS / _CHARGE_EFFICIENCY
@@ -131,7 +152,7 @@ class Household:
             if self.battery_wh > 0:
                 delta = (charge * _CHARGE_EFFICIENCY - discharge) * _STEP_HOURS
                 soc = min(max(soc + delta / self.battery_wh, 0.0), 1.0)
-            steps.append(Step(pv, load, charge, discharge, grid_import, grid_export, soc))
+            steps.append(Step(pv, load, charge, discharge, grid_import, grid_export, soc, ev))
         return tuple(steps)
 
 
