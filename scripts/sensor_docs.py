@@ -10,7 +10,8 @@ import re
 import sys
 from pathlib import Path
 
-from sungrow.catalog import load_catalog
+from sungrow.catalog import PointSpec, load_catalog
+from sungrow.derived import derived_for
 
 DOCS = Path(__file__).parent.parent / "sungrow_addon" / "DOCS.md"
 START, END = "<!-- sensor tables: start -->", "<!-- sensor tables: end -->"
@@ -23,12 +24,8 @@ def sensor_tables() -> str:
     blocks = []
     for device_type, spec in catalog.device_types.items():
         prefix = PREFIXES.get(device_type, PREFIXES[None])
-        rows = [
-            f"| `{point.key}` | {point.name} | {point.unit or ''} | {point.device_class or ''} "
-            f"| {point.state_class or ''} | {point.point_id} |"
-            for point in spec.points
-            if point.enabled
-        ]
+        rows = [_row(point, point.point_id) for point in spec.points if point.enabled]
+        rows += [_row(derived.spec, "derived") for derived in derived_for(device_type)]
         extra = ", ".join(p.point_id for p in spec.points if not p.enabled) or "none"
         blocks.append(
             f"#### {spec.name} (device type {device_type}): `{prefix}…`\n\n"
@@ -37,6 +34,13 @@ def sensor_tables() -> str:
             f"Off by default, available through `extra_points`: {extra}.\n"
         )
     return "\n".join(blocks)
+
+
+def _row(point: PointSpec, source: str) -> str:
+    return (
+        f"| `{point.key}` | {point.name} | {point.unit or ''} | {point.device_class or ''} "
+        f"| {point.state_class or ''} | {source} |"
+    )
 
 
 def main() -> int:

@@ -35,6 +35,7 @@ class FakeHomeAssistant:
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     posted: list[Posted] = field(default_factory=list)
     status_override: int | None = None
+    time_zone: str = "Europe/Berlin"
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition, repr=False)
 
     async def wait_for_state(self, entity_id: str) -> dict[str, Any]:
@@ -48,6 +49,7 @@ class FakeHomeAssistant:
         """Serve on loopback; yield the API base URL (the value of HA_API_URL)."""
         app = web.Application()
         app.router.add_get("/api/", self._api_root)
+        app.router.add_get("/api/config", self._config)
         app.router.add_post("/api/states/{entity_id}", self._post_state)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
@@ -66,6 +68,11 @@ class FakeHomeAssistant:
         if not self._authorized(request):
             return web.json_response({"message": "401: Unauthorized"}, status=401)
         return web.json_response({"message": "API running."})
+
+    async def _config(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"message": "401: Unauthorized"}, status=401)
+        return web.json_response({"time_zone": self.time_zone, "unit_system": {}})
 
     async def _post_state(self, request: web.Request) -> web.Response:
         entity_id = request.match_info["entity_id"]

@@ -258,3 +258,28 @@ async def test_the_service_stops_on_sigterm_with_exit_0(
     assert process.returncode == 0
     assert stderr.decode().rstrip().endswith("INFO Stopped")
     assert not (data_dir / "heartbeat").exists()
+
+
+async def test_a_dip_and_a_null_are_held_across_a_restart(
+    run_addon: RunAddon,
+    options: dict[str, Any],
+    simulator: CloudSimulator,
+    fake_ha: FakeHomeAssistant,
+) -> None:
+    """The counter memory in the data folder holds a nudged total and skips a null, next run."""
+    await run_addon("--once", options=options)
+    total = fake_ha.states["sensor.sungrow_home_total_yield"]["state"]
+    daily = fake_ha.states["sensor.sungrow_home_daily_yield"]["state"]
+    points = simulator.plants[0].devices[0].points
+    original = points[83024]
+    points[83024] = lambda snapshot: (original(snapshot) or 0) - 50.0
+    points[83022] = lambda _snapshot: None
+    fake_ha.posted.clear()
+
+    result = await run_addon("--once", options=options)
+
+    assert result.returncode == 0, result.stderr
+    sent = {p.entity_id: p.body["state"] for p in fake_ha.posted}
+    assert sent["sensor.sungrow_home_total_yield"] == total
+    assert "sensor.sungrow_home_daily_yield" not in sent
+    assert fake_ha.states["sensor.sungrow_home_daily_yield"]["state"] == daily

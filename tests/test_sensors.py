@@ -9,9 +9,11 @@ import pytest
 from fake_homeassistant import VALID_ENTITY_ID
 
 from sungrow.catalog import PointSpec, load_catalog
+from sungrow.freshness import Freshness
+from sungrow.guard import CounterGuard
 from sungrow.models import Plant, Reading, parse_number
 from sungrow.naming import EntityNames, slugify
-from sungrow.sensors import sensor_states
+from sungrow.sensors import StateBuilder
 from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:
@@ -85,19 +87,21 @@ def test_missing_values_are_none_never_zero(raw: object) -> None:
     assert parse_number(raw) is None
 
 
-def test_states_leave_out_points_without_a_value() -> None:
+def test_states_leave_out_points_without_a_value(tmp_path: Path) -> None:
     """A point with no value publishes nothing, not 0."""
     reading = Reading(
         ps_key="1_11_0_0",
         device_time=None,
         values={"83022": 20200.0, "83033": None, "83252": 0.5},
     )
+    builder = StateBuilder(
+        names=EntityNames(JsonFile(tmp_path / "names.json")),
+        guard=CounterGuard(),
+        freshness=Freshness(scan_interval=300),
+    )
 
-    states = sensor_states(
-        reading,
-        PLANT.published_points(),
-        entity_id=lambda key: f"sensor.sungrow_home_{key}",
-        name_prefix="Home",
+    states = builder.reading_states(
+        Plant(ps_id="1", name="Home"), None, reading, PLANT.published_points(), now=0.0
     )
 
     assert {state.entity_id: state.state for state in states} == {

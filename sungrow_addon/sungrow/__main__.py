@@ -9,7 +9,6 @@ import os
 import sys
 from pathlib import Path
 
-from .demo import run_demo
 from .exceptions import OptionsError
 from .homeassistant import DEFAULT_API_URL
 from .logs import set_level, setup_logging
@@ -54,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     api_url = env.get("HA_API_URL", DEFAULT_API_URL).rstrip("/")
     data_dir = env.get("SUNGROW_DATA_DIR")
     if args.demo:
+        from .demo import run_demo  # noqa: PLC0415 - the simulator is loaded for the demo only
+
         return asyncio.run(
             run_demo(
                 data_dir=Path(data_dir) if data_dir else None,

@@ -27,6 +27,7 @@ class PointSpec:
     state_class: str | None = "measurement"
     icon: str | None = None
     enabled: bool = True
+    counter: str | None = None
     enum: Mapping[int, str] | None = field(default=None, repr=False)
 
     def state(self, value: float) -> str:
@@ -116,6 +117,7 @@ def _point(point_id: str, spec: dict[str, Any], kind: dict[str, Any]) -> PointSp
         state_class=merged.get("state_class"),
         icon=merged.get("icon"),
         enabled=bool(merged.get("enabled", True)),
+        counter=merged.get("counter"),
         enum={int(code): str(text) for code, text in enum.items()} if enum else None,
     )
 

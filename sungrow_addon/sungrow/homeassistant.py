@@ -41,6 +41,9 @@ class Publisher(Protocol):
     async def publish(self, states: Sequence[SensorState]) -> None:
         """Publish every state; raise HomeAssistantError when one could not be published."""
 
+    async def time_zone(self) -> str | None:
+        """Return Home Assistant's time zone name, None when it cannot be asked."""
+
 
 @dataclass(kw_only=True)
 class HomeAssistant:
@@ -65,6 +68,18 @@ class HomeAssistant:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+    async def time_zone(self) -> str | None:
+        """Return the time zone configured in Home Assistant (GET /api/config)."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                response = await self.session.get(f"{self.api_url}/config", headers=headers)
+                config = await response.json(content_type=None) if response.status == 200 else None  # noqa: PLR2004
+        except (TimeoutError, ClientError, ValueError):
+            return None
+        zone = config.get("time_zone") if isinstance(config, dict) else None
+        return zone if isinstance(zone, str) else None
 
     async def set_state(self, sensor: SensorState) -> bool:
         """Create or update one state; return True when Home Assistant created it (HTTP 201)."""
@@ -105,6 +120,10 @@ class ConsolePublisher:
     """Prints each sensor (entity_id, value, unit) instead of posting it: the demo's output."""
 
     stream: TextIO = field(default_factory=lambda: sys.stdout)
+
+    async def time_zone(self) -> str | None:
+        """Return None: the demo has no Home Assistant to ask."""
+        return None
 
     async def publish(self, states: Sequence[SensorState]) -> None:
         """Print one line per sensor."""

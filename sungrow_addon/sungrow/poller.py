@@ -6,12 +6,15 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
-from functools import partial
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .catalog import Catalog, load_catalog
+from .derived import derived_for
 from .discovery import Discovery, describe, discover
 from .exceptions import (
     HomeAssistantError,
@@ -19,7 +22,9 @@ from .exceptions import (
     ISolarCloudError,
     ISolarCloudResponseError,
 )
-from .sensors import sensor_states
+from .freshness import Freshness
+from .guard import CounterGuard
+from .sensors import StateBuilder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
@@ -80,6 +85,7 @@ class Poller:
     publisher: Publisher
     names: EntityNames
     scan_interval: float
+    guard: CounterGuard = field(default_factory=CounterGuard)
     catalog: Catalog = field(default_factory=load_catalog)
     wanted_plants: tuple[str, ...] = ()
     extra_points: Callable[[int], Collection[str]] = lambda _device_type: ()
@@ -87,43 +93,54 @@ class Poller:
     on_discovery: Callable[[Discovery], None] | None = None
     clock: Callable[[], float] = time.time
 
+    _builder: StateBuilder = field(init=False)
+    _zone_known: bool = field(default=False, init=False)
+    _last_success: datetime | None = field(default=None, init=False)
     _failures: FailureLog = field(default_factory=FailureLog, init=False)
     _auth_retry: float = field(default=AUTH_RETRY_FIRST, init=False)
     _cycles: int = field(default=0, init=False)
 
+    def __post_init__(self) -> None:
+        """Build the states' memory: the counter guard and the freshness watch."""
+        self._builder = StateBuilder(
+            names=self.names,
+            guard=self.guard,
+            freshness=Freshness(scan_interval=self.scan_interval),
+            timezone=_fallback_zone(),
+        )
+
     async def run_once(self) -> CycleReport:
         """Run one full cycle; raise when any plant's or device's data was not published."""
+        await self._learn_time_zone()
         discovery = await self._discover()
+        now = self.clock()
         states: list[SensorState] = []
         missing: list[str] = []
         for device_type, members in discovery.by_device_type().items():
             points = self.catalog.get(device_type).published_points(self.extra_points(device_type))
             if not points:
                 continue
+            inputs = [point_id for spec in derived_for(device_type) for point_id in spec.inputs]
             readings = await self.cloud.realtime(
                 device_type=device_type,
                 ps_keys=[device.ps_key if device else plant.ps_key for plant, device in members],
-                point_ids=[point.point_id for point in points],
+                point_ids=list(dict.fromkeys([point.point_id for point in points] + inputs)),
             )
             for plant, device in members:
                 reading = readings.get(device.ps_key if device else plant.ps_key)
                 if reading is None:
                     missing.append(f"{plant.name} {device.label}" if device else plant.name)
                     continue
-                states += sensor_states(
-                    reading,
-                    points,
-                    entity_id=partial(self.names.entity_id, plant, device),
-                    name_prefix=f"{plant.name} {device.label}" if device else plant.name,
-                )
-        await self.publisher.publish(states)
+                states += self._builder.reading_states(plant, device, reading, points, now=now)
+        error = f"iSolarCloud sent no real-time data for {', '.join(missing)}" if missing else ""
+        self._last_success = datetime.now(UTC).replace(microsecond=0)
+        published = await self._publish(states + self._diagnostics(error), now)
         if missing:
-            msg = f"iSolarCloud sent no real-time data for {', '.join(missing)}"
-            raise ISolarCloudResponseError(msg)
+            raise ISolarCloudResponseError(error)
         return CycleReport(
             plants=len(discovery.plants),
             devices=sum(1 for _ in discovery.devices()),
-            sensors=len(states),
+            sensors=published,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -151,7 +168,30 @@ class Poller:
         """Run a cycle, log what failed; return a minimum pause before the next one."""
         try:
             report = await self.run_once()
-        except ISolarCloudAuthenticationError as err:
+        except HomeAssistantError as err:
+            self._failures.failed("Home Assistant", f"{err}; trying again at the next poll")
+            return 0.0
+        except Exception as err:  # noqa: BLE001 - the loop must outlive a bug in one cycle
+            pause = self._fetch_failed(err)
+            await self._report_failure(str(err))
+            return pause
+        self._auth_retry = AUTH_RETRY_FIRST
+        for source in ("iSolarCloud login", "iSolarCloud", "Home Assistant", "The poll cycle"):
+            self._failures.recovered(source)
+        self._cycles += 1
+        _LOGGER.log(
+            logging.INFO if self._cycles == 1 else logging.DEBUG,
+            "Published %d sensors of %d plant(s) and %d device(s); polling every %d s",
+            report.sensors,
+            report.plants,
+            report.devices,
+            self.scan_interval,
+        )
+        return 0.0
+
+    def _fetch_failed(self, err: Exception) -> float:
+        """Log a failed fetch once; return the pause it calls for."""
+        if isinstance(err, ISolarCloudAuthenticationError):
             pause = self._auth_retry
             self._auth_retry = min(self._auth_retry * 2, AUTH_RETRY_MAX)
             self._failures.failed(
@@ -160,35 +200,55 @@ class Poller:
                 level=logging.ERROR,
             )
             return pause
-        except ISolarCloudError as err:
+        if isinstance(err, ISolarCloudError):
             self._failures.failed("iSolarCloud", f"{err}; trying again at the next poll")
             return 0.0
-        except HomeAssistantError as err:
-            self._failures.failed("Home Assistant", f"{err}; trying again at the next poll")
-            return 0.0
-        except Exception as err:  # noqa: BLE001 - the loop must outlive a bug in one cycle
-            self._failures.failed(
-                "The poll cycle",
-                f"Unexpected error in a poll cycle ({type(err).__name__}: {err}); "
-                "trying again at the next poll",
-                level=logging.ERROR,
-                exc_info=err,
-            )
-            return 0.0
-        self._auth_retry = AUTH_RETRY_FIRST
-        for source in ("iSolarCloud login", "iSolarCloud", "Home Assistant", "The poll cycle"):
-            self._failures.recovered(source)
-        self._cycles += 1
-        level = logging.INFO if self._cycles == 1 else logging.DEBUG
-        _LOGGER.log(
-            level,
-            "Published %d sensors of %d plant(s) and %d device(s); polling every %d s",
-            report.sensors,
-            report.plants,
-            report.devices,
-            self.scan_interval,
+        self._failures.failed(
+            "The poll cycle",
+            f"Unexpected error in a poll cycle ({type(err).__name__}: {err}); "
+            "trying again at the next poll",
+            level=logging.ERROR,
+            exc_info=err,
         )
         return 0.0
+
+    async def _publish(self, states: list[SensorState], now: float) -> int:
+        """Publish, with the sensors gone silent marked unavailable; return how many."""
+        freshness = self._builder.freshness
+        states += freshness.lapsed({state.entity_id for state in states}, now)
+        freshness.published(states, now)
+        self.guard.save()
+        await self.publisher.publish(states)
+        return len(states)
+
+    def _diagnostics(self, error: str) -> list[SensorState]:
+        if self.discovery is None:
+            return []
+        calls = self.cloud.gateway.calls.last_hour(time.time())
+        return [
+            state
+            for entry in self.discovery.plants
+            for state in self._builder.diagnostic_states(
+                entry.plant, last_success=self._last_success, calls_last_hour=calls, error=error
+            )
+        ]
+
+    async def _report_failure(self, error: str) -> None:
+        """Tell Home Assistant about a failed cycle: last error, and what has gone stale."""
+        try:
+            await self._publish(self._diagnostics(error), self.clock())
+        except HomeAssistantError as err:
+            _LOGGER.debug("Could not publish the diagnostics: %s", err)
+
+    async def _learn_time_zone(self) -> None:
+        """Take the plants' time zone from Home Assistant once it answers."""
+        if self._zone_known:
+            return
+        name = await self.publisher.time_zone()
+        zone = _zone(name)
+        if zone is not None:
+            self._builder.timezone, self._zone_known = zone, True
+            _LOGGER.debug("Daily counters restart at midnight in %s", name)
 
     async def _discover(self) -> Discovery:
         """Return the plants and devices, asking the cloud at most once an hour."""
@@ -203,3 +263,17 @@ class Poller:
         if self.on_discovery is not None:
             self.on_discovery(discovery)
         return discovery
+
+
+def _zone(name: str | None) -> tzinfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        return None
+
+
+def _fallback_zone() -> tzinfo:
+    """Return the zone of TZ (the Supervisor sets Home Assistant's), else UTC."""
+    return _zone(os.environ.get("TZ")) or UTC

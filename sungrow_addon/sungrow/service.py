@@ -15,6 +15,7 @@ from .auth import AccountLogin, OAuth2
 from .crypto import load_public_key
 from .discovery import Discovery
 from .exceptions import ISolarCloudAuthenticationError, StateFileError, SungrowAddonError
+from .guard import CounterGuard
 from .health import HEARTBEAT_FILE, beat
 from .homeassistant import HomeAssistant
 from .isolarcloud import ISolarCloud
@@ -100,6 +101,7 @@ def _poller(
         public_key=load_public_key(options.rsa_public_key) if options.rsa_public_key else None,
     )
     names_file = JsonFile(data_dir / "names.json")
+    counters_file = JsonFile(data_dir / "counters.json")
     discovery_file = JsonFile(data_dir / "discovery.json")
     cached = _load_state("discovery", discovery_file.load) or {}
     return Poller(
@@ -107,6 +109,9 @@ def _poller(
         publisher=publisher,
         names=EntityNames.from_dict(names_file, _load_state("names", names_file.load) or {}),
         scan_interval=options.scan_interval,
+        guard=CounterGuard.from_dict(
+            counters_file, _load_state("counter memory", counters_file.load) or {}
+        ),
         wanted_plants=options.plants,
         extra_points=options.extra_points_for,
         discovery=Discovery.from_dict(cached) if cached.get("account") == account else None,
