@@ -44,8 +44,9 @@ def account_cloud(
     token: str | None = None,
     on_token: Callable[[str | None], None] | None = None,
     request_timeout: float = 20.0,
+    retry_delay: float = 0.001,
 ) -> ISolarCloud:
-    """Return a client that logs in with the test application and account."""
+    """Return a client that logs in with the test application and account (fast retries)."""
     return ISolarCloud(
         gateway=Gateway(
             session=session,
@@ -53,6 +54,7 @@ def account_cloud(
             appkey=APPKEY,
             secret_key=SECRET_KEY,
             request_timeout=request_timeout,
+            retry_delay=retry_delay,
         ),
         auth=AccountLogin(username=USERNAME, password=password, token=token, on_token=on_token),
     )

@@ -29,13 +29,21 @@ class Posted:
 
 @dataclass
 class FakeHomeAssistant:
-    """Checks the bearer token, validates entity ids and records every state it is sent."""
+    """Checks the bearer token, validates entity ids and records every state it is sent.
+
+    It also speaks the websocket API's login, and can restart the way Core does behind the
+    Supervisor proxy: the states are gone, sockets close, and everything answers 502 for a
+    while.
+    """
 
     token: str = "ha-token-0123456789"
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     posted: list[Posted] = field(default_factory=list)
     status_override: int | None = None
     time_zone: str = "Europe/Berlin"
+    websocket_logins: int = 0
+    _down_until: float = 0.0
+    _sockets: set[web.WebSocketResponse] = field(default_factory=set, repr=False)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition, repr=False)
 
     async def wait_for_state(self, entity_id: str) -> dict[str, Any]:
@@ -50,6 +58,7 @@ class FakeHomeAssistant:
         app = web.Application()
         app.router.add_get("/api/", self._api_root)
         app.router.add_get("/api/config", self._config)
+        app.router.add_get("/api/websocket", self._websocket)
         app.router.add_post("/api/states/{entity_id}", self._post_state)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
@@ -61,10 +70,45 @@ class FakeHomeAssistant:
         finally:
             await runner.cleanup()
 
+    async def restart(self, *, down_for: float) -> None:
+        """Lose every state, close the sockets, and answer 502 for `down_for` seconds."""
+        self._down_until = asyncio.get_running_loop().time() + down_for
+        self.states.clear()
+        for socket in list(self._sockets):
+            await socket.close()
+
+    @property
+    def down(self) -> bool:
+        """Return True while the restart is under way."""
+        return asyncio.get_running_loop().time() < self._down_until
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        if self.down:
+            return web.Response(status=502, text="Bad Gateway")
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json({"type": "auth_required", "ha_version": "2025.4.4"})
+        auth = await socket.receive_json()
+        if auth.get("type") != "auth" or auth.get("access_token") != self.token:
+            await socket.send_json({"type": "auth_invalid", "message": "Invalid access token"})
+            await socket.close()
+            return socket
+        await socket.send_json({"type": "auth_ok", "ha_version": "2025.4.4"})
+        self.websocket_logins += 1
+        self._sockets.add(socket)
+        try:
+            async for _message in socket:
+                pass
+        finally:
+            self._sockets.discard(socket)
+        return socket
+
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.token}"
 
     async def _api_root(self, request: web.Request) -> web.Response:
+        if self.down:
+            return web.Response(status=502, text="Bad Gateway")
         if not self._authorized(request):
             return web.json_response({"message": "401: Unauthorized"}, status=401)
         return web.json_response({"message": "API running."})
@@ -82,8 +126,8 @@ class FakeHomeAssistant:
         except ValueError:
             return web.json_response({"message": "Invalid JSON specified."}, status=400)
         self.posted.append(Posted(entity_id, request.headers.get("Authorization"), body))
-        if self.status_override is not None:
-            return web.Response(status=self.status_override, text="Bad Gateway")
+        if self.status_override is not None or self.down:
+            return web.Response(status=self.status_override or 502, text="Bad Gateway")
         if not self._authorized(request):
             return web.json_response({"message": "401: Unauthorized"}, status=401)
         if not VALID_ENTITY_ID.match(entity_id):

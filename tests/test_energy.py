@@ -251,9 +251,9 @@ async def test_diagnostics_tell_when_what_and_how_many(
         "timestamp"
     )
 
-    simulator.faults.append(Fault(path="/openapi/getDeviceRealTimeData", code="E999"))
+    simulator.faults.append(Fault(path="/openapi/getDeviceRealTimeData", code="011"))
     wall.now += 300
     assert await poller._guarded_cycle() == 0.0
 
-    assert "E999" in value(fake_ha, "sensor.sungrow_home_last_error")
+    assert "getDeviceRealTimeData with 011" in value(fake_ha, "sensor.sungrow_home_last_error")
     assert datetime.fromisoformat(value(fake_ha, "sensor.sungrow_home_last_update")) == updated

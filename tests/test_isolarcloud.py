@@ -302,20 +302,81 @@ async def test_unknown_error_envelope_keeps_code_and_message(
 
 
 async def test_http_error_status(responses: aioresponses, cloud: ISolarCloud) -> None:
-    """A non-200 answer is a response error carrying the status."""
+    """A 5xx answer is tried three times, then a response error carrying the status."""
     set_token(cloud, TOKEN)
-    responses.post(PLANTS_URL, status=503, body="Service Unavailable")
+    responses.post(PLANTS_URL, status=503, body="Service Unavailable", repeat=True)
 
     with pytest.raises(ISolarCloudResponseError, match="HTTP 503") as raised:
         await cloud.plants()
 
     assert raised.value.code == "HTTP 503"
+    assert len(sent(responses, PLANTS_URL)) == 3
+
+
+async def test_a_client_error_status_is_not_retried(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """A 4xx answer (other than 429) will not change on a retry."""
+    set_token(cloud, TOKEN)
+    responses.post(PLANTS_URL, status=404, body="Not Found", repeat=True)
+
+    with pytest.raises(ISolarCloudResponseError, match="HTTP 404"):
+        await cloud.plants()
+
+    assert len(sent(responses, PLANTS_URL)) == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"status": 502, "body": "Bad Gateway"},
+        {"status": 429, "body": "Too Many Requests"},
+        {"exception": TimeoutError()},
+        {"exception": aiohttp.ClientConnectionError("reset")},
+        {"body": "<html>busy</html>"},
+        {"payload": {"result_code": "-1", "result_msg": "error"}},
+        {"payload": {"result_code": "000", "result_msg": "er_unknown_exception"}},
+    ],
+    ids=["502", "429", "timeout", "reset", "html", "internal-error", "unknown-exception"],
+)
+async def test_a_passing_fault_is_retried_then_succeeds(
+    responses: aioresponses, cloud: ISolarCloud, failure: dict[str, Any]
+) -> None:
+    """Network faults, 5xx, garbage and internal errors are tried again, and recover."""
+    set_token(cloud, TOKEN)
+    responses.post(PLANTS_URL, **failure)
+    responses.post(PLANTS_URL, payload=load_fixture("power_station_list"))
+
+    assert len(await cloud.plants()) == 1
+    assert len(sent(responses, PLANTS_URL)) == 2
+    assert sent(responses, LOGIN_URL) == []
+
+
+async def test_retries_back_off_exponentially_with_jitter(
+    responses: aioresponses, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two retries wait about 1x and 2x the retry delay, each with ±50 % jitter."""
+    delays: list[float] = []
+
+    async def record(seconds: float) -> None:
+        delays.append(seconds)
+
+    monkeypatch.setattr("sungrow.transport.asyncio.sleep", record)
+    cloud = account_cloud(session, GATEWAY, token=TOKEN, retry_delay=2.0)
+    responses.post(PLANTS_URL, status=500, body="", repeat=True)
+
+    with pytest.raises(ISolarCloudResponseError):
+        await cloud.plants()
+
+    assert len(delays) == 2
+    assert 1.0 <= delays[0] <= 3.0
+    assert 2.0 <= delays[1] <= 6.0
 
 
 async def test_timeout(responses: aioresponses, cloud: ISolarCloud) -> None:
-    """A request that times out raises the timeout error."""
+    """A request that keeps timing out raises the timeout error after three tries."""
     set_token(cloud, TOKEN)
-    responses.post(PLANTS_URL, exception=TimeoutError())
+    responses.post(PLANTS_URL, exception=TimeoutError(), repeat=True)
 
     with pytest.raises(ISolarCloudTimeoutError, match="did not answer"):
         await cloud.plants()
@@ -324,7 +385,7 @@ async def test_timeout(responses: aioresponses, cloud: ISolarCloud) -> None:
 async def test_connection_error(responses: aioresponses, cloud: ISolarCloud) -> None:
     """A network failure raises the connection error naming the host."""
     set_token(cloud, TOKEN)
-    responses.post(PLANTS_URL, exception=aiohttp.ClientConnectionError("refused"))
+    responses.post(PLANTS_URL, exception=aiohttp.ClientConnectionError("refused"), repeat=True)
 
     with pytest.raises(ISolarCloudConnectionError, match=r"gateway\.isolarcloud\.eu"):
         await cloud.plants()
@@ -333,7 +394,9 @@ async def test_connection_error(responses: aioresponses, cloud: ISolarCloud) -> 
 async def test_body_that_is_not_json(responses: aioresponses, cloud: ISolarCloud) -> None:
     """An HTML error page instead of JSON is a response error."""
     set_token(cloud, TOKEN)
-    responses.post(PLANTS_URL, body="<html>502 Bad Gateway</html>", content_type="text/html")
+    responses.post(
+        PLANTS_URL, body="<html>502 Bad Gateway</html>", content_type="text/html", repeat=True
+    )
 
     with pytest.raises(ISolarCloudResponseError, match="not JSON"):
         await cloud.plants()
@@ -342,7 +405,7 @@ async def test_body_that_is_not_json(responses: aioresponses, cloud: ISolarCloud
 async def test_json_that_is_not_an_envelope(responses: aioresponses, cloud: ISolarCloud) -> None:
     """A JSON list is not an envelope."""
     set_token(cloud, TOKEN)
-    responses.post(PLANTS_URL, payload=[1, 2])
+    responses.post(PLANTS_URL, payload=[1, 2], repeat=True)
 
     with pytest.raises(ISolarCloudResponseError, match="not an envelope"):
         await cloud.plants()
@@ -426,7 +489,7 @@ async def test_the_timeout_also_covers_reading_the_body(session: aiohttp.ClientS
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    cloud = account_cloud(session, f"http://127.0.0.1:{port}", token=TOKEN, request_timeout=0.3)
+    cloud = account_cloud(session, f"http://127.0.0.1:{port}", token=TOKEN, request_timeout=0.1)
     try:
         with pytest.raises(ISolarCloudTimeoutError):
             await cloud.plants()

@@ -15,6 +15,7 @@ from conftest import ADDON_DIR, RunAddon
 from const import HA_TOKEN, PASSWORD, SECRET_KEY
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from fake_homeassistant import FakeHomeAssistant
@@ -228,36 +229,15 @@ async def test_the_service_stops_on_sigterm_with_exit_0(
     tmp_path: Path, options: dict[str, Any], ha_url: str, fake_ha: FakeHomeAssistant
 ) -> None:
     """The service publishes at once, beats its heart, and exits 0 within seconds of SIGTERM."""
-    (tmp_path / "options.json").write_text(json.dumps(options), encoding="utf-8")
-    data_dir = tmp_path / "data"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sungrow",
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ADDON_DIR),
-            "SUNGROW_OPTIONS": str(tmp_path / "options.json"),
-            "SUNGROW_DATA_DIR": str(data_dir),
-            "HA_API_URL": ha_url,
-            "SUPERVISOR_TOKEN": HA_TOKEN,
-        },
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_service(tmp_path, options, {"HA_API_URL": ha_url})
     try:
         await asyncio.wait_for(fake_ha.wait_for_state("sensor.sungrow_home_plant_power"), 15)
-        assert (data_dir / "heartbeat").exists()
-        process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), 5)
+        assert (tmp_path / "data" / "heartbeat").exists()
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        log = await stop_service(process)
 
-    assert process.returncode == 0
-    assert stderr.decode().rstrip().endswith("INFO Stopped")
-    assert not (data_dir / "heartbeat").exists()
+    assert log.rstrip().endswith("INFO Stopped")
+    assert not (tmp_path / "data" / "heartbeat").exists()
 
 
 async def test_a_dip_and_a_null_are_held_across_a_restart(
@@ -283,3 +263,107 @@ async def test_a_dip_and_a_null_are_held_across_a_restart(
     assert sent["sensor.sungrow_home_total_yield"] == total
     assert "sensor.sungrow_home_daily_yield" not in sent
     assert fake_ha.states["sensor.sungrow_home_daily_yield"]["state"] == daily
+
+
+async def until(condition: Callable[[], bool], seconds: float) -> None:
+    """Wait until `condition` holds, at most `seconds`."""
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - the fakes change state from this loop
+            await asyncio.sleep(0.05)
+
+
+async def start_service(
+    tmp_path: Path, options: dict[str, Any], env: dict[str, str]
+) -> asyncio.subprocess.Process:
+    """Start the service (no --once) as the container does."""
+    (tmp_path / "options.json").write_text(json.dumps(options), encoding="utf-8")
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sungrow",
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ADDON_DIR),
+            "SUNGROW_OPTIONS": str(tmp_path / "options.json"),
+            "SUNGROW_DATA_DIR": str(tmp_path / "data"),
+            "SUPERVISOR_TOKEN": HA_TOKEN,
+            **env,
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def stop_service(process: asyncio.subprocess.Process) -> str:
+    """Send SIGTERM; return the log after asserting a clean exit within 5 s."""
+    process.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(process.communicate(), 5)
+    assert process.returncode == 0, stderr.decode()
+    return stderr.decode()
+
+
+async def test_after_a_core_restart_every_sensor_is_back_within_seconds(
+    tmp_path: Path, options: dict[str, Any], ha_url: str, fake_ha: FakeHomeAssistant
+) -> None:
+    """States gone, 502 for 3 s, socket closed: the service sends everything again at once."""
+    process = await start_service(
+        tmp_path, {**options, "scan_interval": 3600}, {"HA_API_URL": ha_url}
+    )
+    try:
+        await asyncio.wait_for(fake_ha.wait_for_state("sensor.sungrow_home_last_update"), 15)
+        await until(lambda: fake_ha.websocket_logins == 1, 10)
+        await asyncio.sleep(0.5)
+        count = len(fake_ha.states)
+        await fake_ha.restart(down_for=3.0)
+        await asyncio.sleep(3.0)
+        loop = asyncio.get_running_loop()
+        returned = loop.time()
+        await until(lambda: len(fake_ha.states) == count, 10)
+        assert loop.time() - returned < 10
+    finally:
+        log = await stop_service(process)
+
+    assert "Home Assistant is back: publishing every sensor again" in log
+    assert fake_ha.websocket_logins == 2
+
+
+async def test_corrupt_state_files_are_reported_and_replaced(
+    run_addon: RunAddon, options: dict[str, Any], tmp_path: Path
+) -> None:
+    """Truncated files (a power cut mid-write on another system) are logged, then rewritten."""
+    await run_addon("--once", options=options)
+    data = tmp_path / "data"
+    names = ("token.json", "names.json", "discovery.json", "counters.json")
+    for name in names:
+        (data / name).write_text('{"truncat', encoding="utf-8")
+
+    result = await run_addon("--once", options=options)
+
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if " WARNING " in line]
+    assert len(warnings) == len(names)
+    assert all("is corrupt (not JSON)); starting without it" in line for line in warnings), warnings
+    for name in names:
+        assert isinstance(json.loads((data / name).read_text(encoding="utf-8")), dict), name
+
+
+async def test_the_health_check_stays_healthy_while_core_and_cloud_are_down(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
+    """The heartbeat follows the loop, not Home Assistant or the cloud; it stops with it."""
+    down = {**options, "server_url": "http://127.0.0.1:9"}
+    process = await start_service(tmp_path, down, {"HA_API_URL": "http://127.0.0.1:9/api"})
+    heartbeat = tmp_path / "data" / "heartbeat"
+    health = [sys.executable, "-m", "sungrow.health"]
+    env = {**os.environ, "PYTHONPATH": str(ADDON_DIR), "SUNGROW_DATA_DIR": str(tmp_path / "data")}
+    try:
+        await until(heartbeat.exists, 10)
+        await asyncio.sleep(1.0)
+        checked = await asyncio.create_subprocess_exec(*health, env=env)
+        assert await checked.wait() == 0
+    finally:
+        log = await stop_service(process)
+    after = await asyncio.create_subprocess_exec(*health, env=env)
+
+    assert await after.wait() == 1
+    assert "127.0.0.1:9" in log

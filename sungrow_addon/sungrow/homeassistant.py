@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -18,12 +20,20 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
 DEFAULT_API_URL = "http://supervisor/core/api"
 # The Supervisor proxy answers 502 while Core is stopped, starting or restarting.
 _CORE_DOWN_STATUSES = frozenset({502, 503, 504})
 _MAX_PARALLEL_POSTS = 4
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    """How many states were sent, and whether Home Assistant had lost the others."""
+
+    sent: int
+    restored: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,8 +48,8 @@ class SensorState:
 class Publisher(Protocol):
     """Where sensor states go: Home Assistant, or the terminal in the demo."""
 
-    async def publish(self, states: Sequence[SensorState]) -> None:
-        """Publish every state; raise HomeAssistantError when one could not be published."""
+    async def publish(self, states: Sequence[SensorState]) -> PublishReport:
+        """Publish the states; raise HomeAssistantError when one could not be published."""
 
     async def time_zone(self) -> str | None:
         """Return Home Assistant's time zone name, None when it cannot be asked."""
@@ -47,27 +57,67 @@ class Publisher(Protocol):
 
 @dataclass(kw_only=True)
 class HomeAssistant:
-    """Client of Home Assistant's REST API: `POST /api/states/<entity_id>` with a bearer token."""
+    """Client of Home Assistant's REST API: `POST /api/states/<entity_id>` with a bearer token.
+
+    It keeps the latest state of every sensor. Only what Home Assistant does not hold yet is
+    sent (plus everything once an hour); when Home Assistant has lost the states (a restart:
+    an entity it held is created anew, HTTP 201), everything is sent again at once.
+    """
 
     session: ClientSession
     token: str = field(repr=False)
     api_url: str = DEFAULT_API_URL
     request_timeout: float = 15.0
+    full_refresh_interval: float = 3600.0
+    clock: Callable[[], float] = time.monotonic
 
-    async def publish(self, states: Sequence[SensorState]) -> None:
-        """Publish every state (a few at a time); raise the first error after trying all."""
+    _latest: dict[str, SensorState] = field(default_factory=dict, init=False, repr=False)
+    _held: dict[str, SensorState] = field(default_factory=dict, init=False, repr=False)
+    _refresh_due: float = field(default=0.0, init=False, repr=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+
+    @property
+    def websocket_url(self) -> str:
+        """Return the websocket API next to the REST API (http→ws, https→wss)."""
+        return re.sub(r"^http", "ws", self.api_url) + "/websocket"
+
+    async def publish(self, states: Sequence[SensorState]) -> PublishReport:
+        """Publish the states Home Assistant does not hold yet; raise after trying them all."""
+        for state in states:
+            self._latest[state.entity_id] = state
+        async with self._lock:
+            if self.clock() >= self._refresh_due:
+                self._held.clear()
+                self._refresh_due = self.clock() + self.full_refresh_interval
+            return await self._push()
+
+    async def republish(self) -> PublishReport:
+        """Send every state again: Home Assistant restarted and holds none of them."""
+        async with self._lock:
+            self._held.clear()
+            return await self._push()
+
+    async def _push(self) -> PublishReport:
+        pending = [s for s in self._latest.values() if self._held.get(s.entity_id) != s]
         semaphore = asyncio.Semaphore(_MAX_PARALLEL_POSTS)
 
-        async def bounded(state: SensorState) -> None:
+        async def bounded(state: SensorState) -> bool:
             async with semaphore:
-                await self.set_state(state)
+                return await self.set_state(state)
 
-        results = await asyncio.gather(
-            *(bounded(state) for state in states), return_exceptions=True
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        results = await asyncio.gather(*(bounded(s) for s in pending), return_exceptions=True)
+        outcomes = list(zip(pending, results, strict=True))
+        done = {s.entity_id: s for s, result in outcomes if not isinstance(result, BaseException)}
+        # A 201 for an entity Home Assistant held: it restarted and lost them all.
+        forgotten = any(result is True and s.entity_id in self._held for s, result in outcomes)
+        self._held = done if forgotten else self._held | done
+        errors = [result for _, result in outcomes if isinstance(result, BaseException)]
+        if forgotten and not errors:
+            again = await self._push()
+            return PublishReport(sent=len(pending) + again.sent, restored=True)
+        if errors:
+            raise errors[0]
+        return PublishReport(sent=len(pending), restored=False)
 
     async def time_zone(self) -> str | None:
         """Return the time zone configured in Home Assistant (GET /api/config)."""
@@ -125,10 +175,11 @@ class ConsolePublisher:
         """Return None: the demo has no Home Assistant to ask."""
         return None
 
-    async def publish(self, states: Sequence[SensorState]) -> None:
+    async def publish(self, states: Sequence[SensorState]) -> PublishReport:
         """Print one line per sensor."""
         width = max((len(state.entity_id) for state in states), default=0)
         for state in states:
             unit = state.attributes.get("unit_of_measurement", "")
             self.stream.write(f"{state.entity_id:<{width}}  {state.state} {unit}".rstrip() + "\n")
         self.stream.flush()
+        return PublishReport(sent=len(states), restored=False)

@@ -20,6 +20,7 @@ from .exceptions import (
     HomeAssistantError,
     ISolarCloudAuthenticationError,
     ISolarCloudError,
+    ISolarCloudRateLimitError,
     ISolarCloudResponseError,
 )
 from .freshness import Freshness
@@ -29,6 +30,7 @@ from .sensors import StateBuilder
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
 
+    from .catalog import PointSpec
     from .homeassistant import Publisher, SensorState
     from .isolarcloud import ISolarCloud
     from .naming import EntityNames
@@ -39,6 +41,14 @@ DISCOVERY_INTERVAL = 3600.0
 # A rejected credential is not retried for hours: repeated wrong logins lock the account.
 AUTH_RETRY_FIRST = 3600.0
 AUTH_RETRY_MAX = 24 * 3600.0
+# Quota errors: wait for the quota to renew (plus a margin), or back off.
+QUOTA_MARGIN = 60.0
+LOGIN_PAUSE = 1800.0
+FREQUENCY_PAUSE_FIRST = 300.0
+FREQUENCY_PAUSE_MAX = 3600.0
+# The community's figure for the free plan; Sungrow documents none.
+HOURLY_CALL_BUDGET = 2000
+CALL_BUDGET_WARNING = 0.8
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,11 @@ class Poller:
     _last_success: datetime | None = field(default=None, init=False)
     _failures: FailureLog = field(default_factory=FailureLog, init=False)
     _auth_retry: float = field(default=AUTH_RETRY_FIRST, init=False)
+    _frequency_pause: float = field(default=FREQUENCY_PAUSE_FIRST, init=False)
     _cycles: int = field(default=0, init=False)
+    _point_lists: dict[int, tuple[tuple[PointSpec, ...], list[str]]] = field(
+        default_factory=dict, init=False
+    )
 
     def __post_init__(self) -> None:
         """Build the states' memory: the counter guard and the freshness watch."""
@@ -117,14 +131,13 @@ class Poller:
         states: list[SensorState] = []
         missing: list[str] = []
         for device_type, members in discovery.by_device_type().items():
-            points = self.catalog.get(device_type).published_points(self.extra_points(device_type))
+            points, point_ids = self._points(device_type)
             if not points:
                 continue
-            inputs = [point_id for spec in derived_for(device_type) for point_id in spec.inputs]
             readings = await self.cloud.realtime(
                 device_type=device_type,
                 ps_keys=[device.ps_key if device else plant.ps_key for plant, device in members],
-                point_ids=list(dict.fromkeys([point.point_id for point in points] + inputs)),
+                point_ids=point_ids,
             )
             for plant, device in members:
                 reading = readings.get(device.ps_key if device else plant.ps_key)
@@ -142,6 +155,16 @@ class Poller:
             devices=sum(1 for _ in discovery.devices()),
             sensors=published,
         )
+
+    def _points(self, device_type: int) -> tuple[tuple[PointSpec, ...], list[str]]:
+        """Return a device type's published points and the ids to ask for (kept per type)."""
+        known = self._point_lists.get(device_type)
+        if known is None:
+            points = self.catalog.get(device_type).published_points(self.extra_points(device_type))
+            inputs = [point_id for spec in derived_for(device_type) for point_id in spec.inputs]
+            ids = list(dict.fromkeys([point.point_id for point in points] + inputs))
+            known = self._point_lists[device_type] = (points, ids)
+        return known
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run a cycle now and then every scan_interval (no drift) until `stop` is set."""
@@ -176,8 +199,16 @@ class Poller:
             await self._report_failure(str(err))
             return pause
         self._auth_retry = AUTH_RETRY_FIRST
-        for source in ("iSolarCloud login", "iSolarCloud", "Home Assistant", "The poll cycle"):
+        self._frequency_pause = FREQUENCY_PAUSE_FIRST
+        for source in (
+            "iSolarCloud login",
+            "iSolarCloud quota",
+            "iSolarCloud",
+            "Home Assistant",
+            "The poll cycle",
+        ):
             self._failures.recovered(source)
+        self._watch_call_rate()
         self._cycles += 1
         _LOGGER.log(
             logging.INFO if self._cycles == 1 else logging.DEBUG,
@@ -191,6 +222,14 @@ class Poller:
 
     def _fetch_failed(self, err: Exception) -> float:
         """Log a failed fetch once; return the pause it calls for."""
+        if isinstance(err, ISolarCloudRateLimitError):
+            pause = self._quota_pause(err.code)
+            resume = datetime.fromtimestamp(self.clock() + pause, self._builder.timezone)
+            self._failures.failed(
+                "iSolarCloud quota",
+                f"{err}; no calls until {resume:%Y-%m-%d %H:%M} (no login is needed for this)",
+            )
+            return pause
         if isinstance(err, ISolarCloudAuthenticationError):
             pause = self._auth_retry
             self._auth_retry = min(self._auth_retry * 2, AUTH_RETRY_MAX)
@@ -212,13 +251,42 @@ class Poller:
         )
         return 0.0
 
+    def _quota_pause(self, code: str | None) -> float:
+        """Return how long a quota or frequency error keeps the add-on from calling."""
+        now = self.clock()
+        if code == "E999":  # hourly quota: it renews at the next full hour
+            return 3600 - now % 3600 + QUOTA_MARGIN
+        if code == "E998":  # monthly quota: it renews on the first of the next month (UTC)
+            today = datetime.fromtimestamp(now, UTC)
+            first = datetime(today.year + today.month // 12, today.month % 12 + 1, 1, tzinfo=UTC)
+            return first.timestamp() - now + QUOTA_MARGIN
+        if code == "E916":  # logins too frequent
+            return LOGIN_PAUSE
+        pause = self._frequency_pause  # E901 calls too frequent, E903 IP changes: back off
+        self._frequency_pause = min(pause * 2, FREQUENCY_PAUSE_MAX)
+        return pause
+
+    def _watch_call_rate(self) -> None:
+        """Warn once when the calls of the past hour reach 80 % of the hourly budget."""
+        calls = self.cloud.gateway.calls.last_hour(time.time())
+        if calls >= CALL_BUDGET_WARNING * HOURLY_CALL_BUDGET:
+            self._failures.failed(
+                "The call rate",
+                f"{calls} calls to iSolarCloud in the last hour: 80 % of the hourly budget of "
+                f"about {HOURLY_CALL_BUDGET}; raise 'scan_interval' or narrow 'plants'",
+            )
+        else:
+            self._failures.recovered("The call rate")
+
     async def _publish(self, states: list[SensorState], now: float) -> int:
         """Publish, with the sensors gone silent marked unavailable; return how many."""
         freshness = self._builder.freshness
         states += freshness.lapsed({state.entity_id for state in states}, now)
         freshness.published(states, now)
         self.guard.save()
-        await self.publisher.publish(states)
+        report = await self.publisher.publish(states)
+        if report.restored:
+            _LOGGER.info("Home Assistant had lost the sensors (a restart); sent them all again")
         return len(states)
 
     def _diagnostics(self, error: str) -> list[SensorState]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from .poller import Poller
 from .storage import JsonFile
 from .tokens import OAuthStore, TokenStore, account_fingerprint
 from .transport import Gateway
+from .watcher import CoreWatcher
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -81,7 +83,17 @@ async def run(
             return EXIT_BAD_CONFIGURATION
         if once:
             return await _run_once(poller)
-        await _run_forever(poller, environment.data_dir / HEARTBEAT_FILE)
+        watcher = (
+            CoreWatcher(
+                session=session,
+                url=publisher.websocket_url,
+                token=publisher.token,
+                on_return=publisher.republish,
+            )
+            if isinstance(publisher, HomeAssistant)
+            else None
+        )
+        await _run_forever(poller, watcher, environment.data_dir / HEARTBEAT_FILE)
         return EXIT_OK
 
 
@@ -196,16 +208,21 @@ async def _run_once(poller: Poller) -> int:
     return EXIT_OK
 
 
-async def _run_forever(poller: Poller, heartbeat: Path) -> None:
+async def _run_forever(poller: Poller, watcher: CoreWatcher | None, heartbeat: Path) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     beating = asyncio.create_task(beat(heartbeat, stop))
+    watching = asyncio.create_task(watcher.run()) if watcher is not None else None
     try:
         await poller.run(stop)
     finally:
         stop.set()
+        if watching is not None:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
         await beating
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

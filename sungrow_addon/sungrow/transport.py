@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import socket
 import time
 from collections import deque
@@ -54,6 +55,9 @@ _CREDENTIAL_ERRORS = {
     "E919": "iSolarCloud refused this account (E919, user whitelist): add the account to the "
     "application's user whitelist in the developer portal",
 }
+
+# Internal gateway errors, a reused nonce (a new call has a new one) and HTTP 429.
+_TRANSIENT_CODES = frozenset({"-1", "000", "E910", "HTTP 429"})
 
 _RATE_LIMITS = {
     "E999": "the hourly call quota of the application is used up (E999)",
@@ -109,6 +113,8 @@ class Gateway:
     secret_key: str = field(repr=False)
     public_key: RSAPublicKey | None = field(default=None, repr=False)
     request_timeout: float = 20.0
+    attempts: int = 3
+    retry_delay: float = 2.0
     lang: str = "_en_US"
     calls: CallLog = field(default_factory=CallLog, repr=False)
     _clock_offset_ms: int = field(default=0, init=False, repr=False)
@@ -123,14 +129,29 @@ class Gateway:
     ) -> dict[str, Any]:
         """Send one call; return the successful envelope or raise the error it carries."""
         try:
-            return await self._post_once(path, body, headers or {})
+            return await self._post_retrying(path, body, headers or {})
         except ISolarCloudResponseError as err:
             if err.code != CLOCK_SKEW_CODE or self.public_key is None:
                 raise
         # E913: the call's timestamp is too far from the gateway's clock. The documented
         # remedy is to read the gateway's time once and call again.
         await self._sync_clock()
-        return await self._post_once(path, body, headers or {})
+        return await self._post_retrying(path, body, headers or {})
+
+    async def _post_retrying(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> dict[str, Any]:
+        """Try a call up to `attempts` times while it fails in a way a retry can cure."""
+        for attempt in range(1, self.attempts):
+            try:
+                return await self._post_once(path, body, headers)
+            except ISolarCloudError as err:
+                if not _transient(err):
+                    raise
+            # Exponential backoff with jitter, so that many clients do not retry in step.
+            jitter = random.uniform(0.5, 1.5)  # noqa: S311 - timing, not security
+            await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1) * jitter)
+        return await self._post_once(path, body, headers)
 
     async def _post_once(
         self, path: str, body: dict[str, Any], extra_headers: dict[str, str]
@@ -194,6 +215,16 @@ class Gateway:
 
     def _now_ms(self) -> int:
         return int(time.time() * 1000) + self._clock_offset_ms
+
+
+def _transient(err: ISolarCloudError) -> bool:
+    """Return True for failures a retry can cure: network, 5xx, garbled or internal errors."""
+    if isinstance(err, ISolarCloudConnectionError):
+        return True
+    if isinstance(err, ISolarCloudAuthenticationError | ISolarCloudRateLimitError):
+        return False
+    code = getattr(err, "code", None)
+    return code is None or code in _TRANSIENT_CODES or code.startswith("HTTP 5")
 
 
 def _envelope(path: str, text: str) -> dict[str, Any]:

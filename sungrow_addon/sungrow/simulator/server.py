@@ -108,7 +108,8 @@ class Fault:
     """A scripted answer for the next matching call (any path when `path` is None).
 
     An error `code` answers with that envelope (plaintext, as from the gateway's edge);
-    `http_status`/`text` with a raw HTTP answer; a `delay` alone only slows the normal answer.
+    `http_status`/`text` with a raw HTTP answer; `disconnect` drops the connection without an
+    answer; a `delay` alone only slows the normal answer.
     """
 
     path: str | None
@@ -116,6 +117,7 @@ class Fault:
     http_status: int = 200
     text: str | None = None
     delay: float = 0.0
+    disconnect: bool = False
 
 
 @dataclass
@@ -217,6 +219,10 @@ class CloudSimulator:
         fault = self._take_fault(request.path)
         if fault is not None:
             await asyncio.sleep(fault.delay)
+            if fault.disconnect and request.transport is not None:
+                self._record(request.path, headers, exchange, "disconnect")
+                request.transport.close()
+                raise web.HTTPServiceUnavailable
             if fault.code is not None:
                 self._record(request.path, headers, exchange, fault.code)
                 return web.json_response(envelope(fault.code, MESSAGES.get(fault.code, ""), None))

@@ -1,0 +1,289 @@
+"""End to end against a real Home Assistant Core: states, statistics, Energy dashboard, restart.
+
+One Core (homeassistant 2025.4.4, on a Python 3.13 of this machine) serves the whole module; its
+venv is installed once into a cache outside the repository (see `real_core.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import pytest_asyncio
+from conftest import ADDON_DIR
+from real_core import RealCore, find_python
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+    from pathlib import Path
+
+pytestmark = [pytest.mark.slow]
+
+PLANT = "sensor.sungrow_home_"
+# entity_id: (unit, device_class, state_class), as Core reports them back.
+SENSORS = {
+    f"{PLANT}total_yield": ("kWh", "energy", "total"),
+    f"{PLANT}daily_yield": ("kWh", "energy", "total_increasing"),
+    f"{PLANT}plant_power": ("W", "power", "measurement"),
+    f"{PLANT}sh10rt_battery_level": ("%", "battery", "measurement"),
+}
+GRID_IN = f"{PLANT}total_energy_purchased"
+GRID_OUT = f"{PLANT}total_feed_in_energy"
+SOLAR = f"{PLANT}total_yield"
+BATTERY_IN = f"{PLANT}total_battery_charge"
+BATTERY_OUT = f"{PLANT}total_battery_discharge"
+ENERGY_SENSORS = (GRID_IN, GRID_OUT, SOLAR, BATTERY_IN, BATTERY_OUT, f"{PLANT}daily_yield")
+ENERGY_PREFS: dict[str, Any] = {
+    "energy_sources": [
+        {
+            "type": "grid",
+            "flow_from": [
+                {
+                    "stat_energy_from": GRID_IN,
+                    "stat_cost": None,
+                    "entity_energy_price": None,
+                    "number_energy_price": None,
+                }
+            ],
+            "flow_to": [
+                {
+                    "stat_energy_to": GRID_OUT,
+                    "stat_compensation": None,
+                    "entity_energy_price": None,
+                    "number_energy_price": None,
+                }
+            ],
+            "cost_adjustment_day": 0,
+        },
+        {"type": "solar", "stat_energy_from": SOLAR, "config_entry_solar_forecast": None},
+        {"type": "battery", "stat_energy_from": BATTERY_OUT, "stat_energy_to": BATTERY_IN},
+    ],
+    "device_consumption": [],
+}
+# The entities of each source of ENERGY_PREFS, in order.
+SOURCES = ({GRID_IN, GRID_OUT}, {SOLAR}, {BATTERY_IN, BATTERY_OUT})
+PUBLISHED = re.compile(r" INFO Published \d+ sensors of 1 plant")
+RESTART_GRACE = 10.0  # seconds after Core answers again until every sensor must be back
+
+
+@pytest.fixture(scope="module")
+def installed_core() -> RealCore:
+    """A Core installed in the cache (skipped only when this machine has no Python 3.13)."""
+    python = find_python()
+    if python is None:
+        pytest.skip(
+            "no Python 3.13 found (pyenv's versions/3.13.*, python3.13 on PATH): "
+            "homeassistant 2025.4.4 needs Python >=3.13.0"
+        )
+    core = RealCore(python)
+    core.install()  # a failed install raises: the tests error, they are not skipped
+    return core
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def core(installed_core: RealCore) -> AsyncIterator[RealCore]:
+    """The running Core of this module, with a fresh config folder and an owner's token."""
+    async with installed_core:
+        yield installed_core
+
+
+@contextlib.contextmanager
+def explained(core: RealCore, addon_log: Path | None = None) -> Iterator[None]:
+    """Add the end of Core's log, and of the add-on's, to any failure inside the block."""
+    try:
+        yield
+    except Exception as err:
+        err.add_note(core.log_tail(60))
+        if addon_log is not None and addon_log.exists():
+            lines = addon_log.read_text(encoding="utf-8", errors="replace").splitlines()
+            err.add_note("--- last lines of the add-on's log ---\n" + "\n".join(lines[-40:]))
+        raise
+
+
+async def start_addon(
+    core: RealCore, options: dict[str, Any], tmp_path: Path, *args: str
+) -> asyncio.subprocess.Process:
+    """Start `python3 -m sungrow` against Core, logging to tmp_path/addon.log."""
+    options_file = tmp_path / "options.json"
+    options_file.write_text(json.dumps(options), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUNGROW_", "HA_"))}
+    with (tmp_path / "addon.log").open("ab") as log:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "sungrow",
+            *args,
+            env={
+                **env,
+                "PYTHONPATH": str(ADDON_DIR),
+                "SUNGROW_OPTIONS": str(options_file),
+                "SUNGROW_DATA_DIR": str(tmp_path / "data"),
+                "HA_API_URL": core.api_url,
+                "SUPERVISOR_TOKEN": core.token,
+            },
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+
+
+async def run_once(core: RealCore, options: dict[str, Any], tmp_path: Path) -> int:
+    """Run `python3 -m sungrow --once` against Core; return its exit code."""
+    process = await start_addon(core, options, tmp_path, "--once")
+    try:
+        return await asyncio.wait_for(process.wait(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def missing_states(core: RealCore, entity_ids: set[str], seconds: float) -> set[str]:
+    """Wait up to `seconds` for every entity to have a state in Core; return those without."""
+    deadline = time.monotonic() + seconds
+    while True:
+        missing = {e for e in entity_ids if await core.get_state(e) is None}
+        if not missing or time.monotonic() > deadline:
+            return missing
+        await asyncio.sleep(0.2)
+
+
+async def logged(log: Path, pattern: re.Pattern[str], seconds: float) -> bool:
+    """Wait up to `seconds` for a line matching `pattern` in a log file; tell if it came."""
+    deadline = time.monotonic() + seconds
+    while not (log.exists() and pattern.search(log.read_text(encoding="utf-8", errors="replace"))):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+    return True
+
+
+async def compiled(core: RealCore, entity_ids: set[str]) -> set[str]:
+    """Return the entities the recorder has compiled statistics for (every 5 minutes)."""
+    statistics = await core.ws_command(
+        "recorder/statistics_during_period",
+        start_time=datetime(2000, 1, 1, tzinfo=UTC).isoformat(),
+        statistic_ids=sorted(entity_ids),
+        period="5minute",
+        types=["sum"],
+    )
+    return set(statistics)
+
+
+async def test_once_publishes_sensors_that_core_keeps_with_their_attributes(
+    core: RealCore, options: dict[str, Any], tmp_path: Path
+) -> None:
+    """--once against a real Core: exit 0, and Core serves each sensor with unit and classes."""
+    with explained(core, tmp_path / "addon.log"):
+        assert await run_once(core, options, tmp_path) == 0
+
+        for entity_id, (unit, device_class, state_class) in SENSORS.items():
+            state = await core.get_state(entity_id)
+            assert state is not None, f"{entity_id} is not in Core"
+            assert float(state["state"]) >= 0, entity_id
+            attributes = state["attributes"]
+            assert attributes["unit_of_measurement"] == unit, entity_id
+            assert attributes["device_class"] == device_class, entity_id
+            assert attributes["state_class"] == state_class, entity_id
+            assert attributes["friendly_name"].startswith("Home "), entity_id
+
+
+async def test_the_energy_sensors_get_statistics_and_pass_energy_validation(
+    core: RealCore, options: dict[str, Any], tmp_path: Path
+) -> None:
+    """The recorder keeps sums in kWh; the Energy dashboard's validation finds nothing wrong."""
+    with explained(core, tmp_path / "addon.log"):
+        assert await run_once(core, options, tmp_path) == 0
+
+        sums = {
+            item["statistic_id"]: item
+            for item in await core.ws_command("recorder/list_statistic_ids", statistic_type="sum")
+        }
+        for entity_id in ENERGY_SENSORS:
+            assert entity_id in sums, f"{entity_id} has no long-term statistics"
+            assert sums[entity_id]["statistics_unit_of_measurement"] == "kWh"
+            assert sums[entity_id]["unit_class"] == "energy"
+            assert sums[entity_id]["has_sum"] is True
+            assert sums[entity_id]["source"] == "recorder"
+        means = {
+            item["statistic_id"]: item
+            for item in await core.ws_command("recorder/list_statistic_ids", statistic_type="mean")
+        }
+        assert means[f"{PLANT}plant_power"]["statistics_unit_of_measurement"] == "W"
+        assert f"{PLANT}plant_power" not in sums
+
+        issues = await core.ws_command("recorder/validate_statistics")
+        assert {k: v for k, v in issues.items() if k.startswith("sensor.sungrow_")} == {}
+
+        saved = await core.ws_command("energy/save_prefs", **ENERGY_PREFS)
+        assert saved["energy_sources"][1] == ENERGY_PREFS["energy_sources"][1]
+        # Until the recorder's first 5-minute compile the entities have no statistics metadata
+        # in the database yet: `statistics_not_defined` is then the one issue Core reports, and
+        # no other (unit, device class, state class, numeric state, recorded: all accepted).
+        # Ask which have been compiled before and after, so that a compile in between is seen.
+        all_energy = set().union(*SOURCES)
+        for _ in range(3):
+            before = await compiled(core, all_energy)
+            validation = await core.ws_command("energy/validate")
+            if await compiled(core, all_energy) == before:
+                break
+        expected = [
+            [
+                {
+                    "type": "statistics_not_defined",
+                    "affected_entities": [[e, None] for e in sorted(source - before)],
+                    "translation_placeholders": None,
+                }
+            ]
+            if source - before
+            else []
+            for source in SOURCES
+        ]
+        for issues_of_source in validation["energy_sources"]:
+            for issue in issues_of_source:
+                issue["affected_entities"].sort()
+        assert validation == {"energy_sources": expected, "device_consumption": []}
+
+
+async def test_sensors_are_back_within_seconds_of_a_core_restart(
+    core: RealCore, options: dict[str, Any], tmp_path: Path
+) -> None:
+    """The running service sends every sensor again when Core restarts, and stops on SIGTERM."""
+    for left in await core.states():  # left by the other tests: this run must publish its own
+        if left["entity_id"].startswith("sensor.sungrow_"):
+            await core.remove_state(left["entity_id"])
+    addon_log = tmp_path / "addon.log"
+    process = await start_addon(core, {**options, "scan_interval": 3600}, tmp_path)
+    try:
+        with explained(core, addon_log):
+            # The whole first cycle, not only some of its parallel posts, before Core stops.
+            assert await logged(addon_log, PUBLISHED, 30), "the first poll published nothing"
+            assert await missing_states(core, set(SENSORS), 0) == set()
+
+            restarted = datetime.now(UTC)
+            await core.restart()  # returns as soon as Core's API answers again
+            answering = time.monotonic()
+            missing = await missing_states(core, set(SENSORS), RESTART_GRACE)
+            back_after = time.monotonic() - answering
+
+            assert missing == set(), f"not back {back_after:.1f} s after Core answered again"
+            for entity_id, (unit, _device_class, _state_class) in SENSORS.items():
+                state = await core.get_state(entity_id)
+                assert state is not None
+                assert datetime.fromisoformat(state["last_updated"]) > restarted, entity_id
+                assert state["attributes"]["unit_of_measurement"] == unit, entity_id
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(process.wait(), 5) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
