@@ -16,6 +16,7 @@ from .simulator import (
     DEMO_USERNAME,
     demo_simulator,
 )
+from .timezones import fallback_zone
 
 if TYPE_CHECKING:
     from .logs import RedactingFormatter
@@ -42,7 +43,8 @@ async def run_demo(
             api_url=api_url,
             supervisor_token=supervisor_token,
         )
-        async with demo_simulator().serve() as gateway:
+        # Without Home Assistant the add-on keeps time in TZ (or UTC): the demo plant too.
+        async with demo_simulator(fallback_zone()).serve() as gateway:
             options = Options(
                 appkey=DEMO_APPKEY,
                 secret_key=DEMO_SECRET_KEY,

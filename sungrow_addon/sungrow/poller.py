@@ -6,12 +6,10 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .catalog import Catalog, load_catalog
 from .derived import derived_for
@@ -26,6 +24,8 @@ from .exceptions import (
 from .freshness import Freshness
 from .guard import CounterGuard
 from .sensors import StateBuilder
+from .timezones import fallback_zone
+from .timezones import zone as time_zone
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
@@ -120,7 +120,7 @@ class Poller:
             names=self.names,
             guard=self.guard,
             freshness=Freshness(scan_interval=self.scan_interval),
-            timezone=_fallback_zone(),
+            timezone=fallback_zone(),
         )
 
     async def run_once(self) -> CycleReport:
@@ -313,7 +313,7 @@ class Poller:
         if self._zone_known:
             return
         name = await self.publisher.time_zone()
-        zone = _zone(name)
+        zone = time_zone(name)
         if zone is not None:
             self._builder.timezone, self._zone_known = zone, True
             _LOGGER.debug("Daily counters restart at midnight in %s", name)
@@ -331,17 +331,3 @@ class Poller:
         if self.on_discovery is not None:
             self.on_discovery(discovery)
         return discovery
-
-
-def _zone(name: str | None) -> tzinfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ValueError, ZoneInfoNotFoundError):
-        return None
-
-
-def _fallback_zone() -> tzinfo:
-    """Return the zone of TZ (the Supervisor sets Home Assistant's), else UTC."""
-    return _zone(os.environ.get("TZ")) or UTC

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .household import Household
 from .plants import SimPlant, hybrid_plant, micro_plant, pv_plant
 from .server import Call, CloudSimulator, Fault, SimApp
 from .v1 import SimAccount
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
 
 DEMO_APPKEY = "D3M0A11C5E3B4F2A9C8D7E6F5A4B3C2D"
 DEMO_SECRET_KEY = "demo-secret-key-0123456789abcdef"  # noqa: S105 - public demo value
@@ -31,12 +36,12 @@ __all__ = [
 ]
 
 
-def demo_simulator() -> CloudSimulator:
+def demo_simulator(timezone: tzinfo | None = None) -> CloudSimulator:
     """Return a gateway with the demo application, the demo account and one hybrid plant.
 
     The plant has a hybrid inverter, a battery, a meter, a WiNet-S and an EV charger.
     """
-    plant = hybrid_plant(charger=True)
+    plant = hybrid_plant(charger=True, timezone=timezone)
     return CloudSimulator(
         plants=[plant],
         apps=[SimApp(appkey=DEMO_APPKEY, access_key=DEMO_SECRET_KEY)],
