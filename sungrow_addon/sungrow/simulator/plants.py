@@ -25,6 +25,7 @@ from .points import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from datetime import datetime, tzinfo
 
 PLANT = 11
@@ -123,6 +124,22 @@ def _plant_device(ps_id: int, name: str, points: PointTable) -> SimDevice:
     return replace(_device(ps_id, PLANT, "", points), name=name)
 
 
+def _plant(
+    ps_id: int,
+    name: str,
+    timezone: tzinfo | None,
+    household: Household,
+    devices: Iterable[SimDevice],
+) -> SimPlant:
+    return SimPlant(
+        ps_id=ps_id,
+        name=name,
+        timezone=timezone or ZoneInfo("Europe/Berlin"),
+        household=household,
+        devices=tuple(devices),
+    )
+
+
 def hybrid_plant(
     ps_id: int = 5694969,
     name: str = "Demo Home",
@@ -147,13 +164,7 @@ def hybrid_plant(
     ]
     if charger:
         devices.append(_device(ps_id, CHARGER, "AC011E-01", charger_points()))
-    return SimPlant(
-        ps_id=ps_id,
-        name=name,
-        timezone=timezone or ZoneInfo("Europe/Berlin"),
-        household=household,
-        devices=tuple(devices),
-    )
+    return _plant(ps_id, name, timezone, household, devices)
 
 
 def pv_plant(
@@ -178,13 +189,7 @@ def pv_plant(
     if meter:
         devices.append(_device(ps_id, METER, "DTSU666", meter_points()))
     devices.append(_device(ps_id, COMMUNICATION_MODULE, "WiNet-S", communication_module_points()))
-    return SimPlant(
-        ps_id=ps_id,
-        name=name,
-        timezone=timezone or ZoneInfo("Europe/Berlin"),
-        household=household,
-        devices=tuple(devices),
-    )
+    return _plant(ps_id, name, timezone, household, devices)
 
 
 def micro_plant(
@@ -209,10 +214,4 @@ def micro_plant(
         )
         for index in range(1, count + 1)
     ]
-    return SimPlant(
-        ps_id=ps_id,
-        name=name,
-        timezone=timezone or ZoneInfo("Europe/Berlin"),
-        household=household,
-        devices=(_plant_device(ps_id, name, points), *micros),
-    )
+    return _plant(ps_id, name, timezone, household, (_plant_device(ps_id, name, points), *micros))
