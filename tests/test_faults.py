@@ -345,3 +345,30 @@ async def test_a_high_call_rate_is_warned_about_once(
     assert len(warnings) == 1
     assert "80 % of the hourly budget" in warnings[0]
     assert "raise 'scan_interval'" in warnings[0]
+
+
+async def test_a_refused_websocket_token_is_warned_once_and_retried_slowly(
+    session: aiohttp.ClientSession, ha_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A token the websocket refuses: one warning, then a try every `refused_retry`."""
+    calls: list[int] = []
+
+    async def back() -> None:
+        calls.append(1)
+
+    watcher = CoreWatcher(
+        session=session,
+        url=ha_url.replace("http", "ws") + "/websocket",
+        token="wrong",
+        on_return=back,
+        refused_retry=0.15,
+    )
+    task = asyncio.create_task(watcher.run())
+    await asyncio.sleep(0.4)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("Home Assistant's websocket refused the token")
+    assert calls == []

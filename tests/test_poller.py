@@ -324,7 +324,7 @@ async def test_discovery_is_refreshed_hourly_and_finds_a_new_device(
 
     assert half_hour == 1
     assert len(simulator.calls_to("/openapi/getDeviceList")) == 2
-    assert any(".ac011e" in entity or "_ac011e_" in entity for entity in fake_ha.states)
+    assert "sensor.sungrow_home_ac011e_01_charging_power" in fake_ha.states
 
 
 async def test_a_stored_discovery_saves_the_calls_after_a_restart(

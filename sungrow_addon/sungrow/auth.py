@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .exceptions import ISolarCloudAuthenticationError, ISolarCloudResponseError
 from .transport import GrantRejectedError
@@ -67,18 +67,6 @@ class Credentials:
     headers: dict[str, str]
     body: dict[str, Any]
     token: str
-
-
-class Authenticator(Protocol):
-    """Supplies credentials for calls and renews them when the cloud rejects a token."""
-
-    endpoints: ClassVar[Endpoints]
-
-    async def credentials(self, gateway: Gateway) -> Credentials:
-        """Return credentials for the next call, logging in or refreshing first if needed."""
-
-    async def renew(self, gateway: Gateway, *, stale: str) -> None:
-        """Replace the token `stale` that the cloud rejected (unless already replaced)."""
 
 
 @dataclass(kw_only=True)

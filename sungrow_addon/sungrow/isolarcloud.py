@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import ISolarCloudAuthenticationError
 from .models import PLANT_DEVICE_TYPE, Device, Plant, Reading, plant_ps_key
@@ -28,13 +28,6 @@ class ISolarCloud:
 
     gateway: Gateway
     auth: AccountLogin | OAuth2
-
-    async def __aenter__(self) -> Self:
-        """Use the client as an async context manager."""
-        return self
-
-    async def __aexit__(self, *_exc_info: object) -> None:
-        """Nothing to close: the HTTP session belongs to the caller."""
 
     async def plants(self) -> list[Plant]:
         """Return every plant the account or the authorization covers (all pages)."""

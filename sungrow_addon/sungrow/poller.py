@@ -276,7 +276,7 @@ class Poller:
                 f"about {HOURLY_CALL_BUDGET}; raise 'scan_interval' or narrow 'plants'",
             )
         else:
-            self._failures.recovered("The call rate")
+            self._failures.failing.pop("The call rate", None)
 
     async def _publish(self, states: list[SensorState], now: float) -> int:
         """Publish, with the sensors gone silent marked unavailable; return how many."""

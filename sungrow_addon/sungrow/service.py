@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 from aiohttp import ClientSession
 
 from . import __version__
-from .auth import AccountLogin, OAuth2
+from .auth import AccountLogin, OAuth2, OAuthTokens
 from .crypto import load_public_key
 from .discovery import Discovery
 from .exceptions import ISolarCloudAuthenticationError, StateFileError, SungrowAddonError
@@ -156,15 +156,16 @@ def _auth(
     tokens_and_codes = _load_state("OAuth2 tokens", store.load)
     stored_tokens, used_codes = tokens_and_codes or (None, set())
 
+    def hide(tokens: OAuthTokens | None) -> None:
+        if tokens is not None:
+            formatter.add_secret(tokens.access_token)
+            formatter.add_secret(tokens.refresh_token)
+
     def keep_tokens(auth: OAuth2) -> None:
-        if auth.tokens is not None:
-            formatter.add_secret(auth.tokens.access_token)
-            formatter.add_secret(auth.tokens.refresh_token)
+        hide(auth.tokens)
         store.save(auth)
 
-    if stored_tokens is not None:
-        formatter.add_secret(stored_tokens.access_token)
-        formatter.add_secret(stored_tokens.refresh_token)
+    hide(stored_tokens)
     return OAuth2(
         server=options.server,
         authorization_code=options.authorization_code,

@@ -42,14 +42,14 @@ class CoreWatcher:
 
     async def run(self) -> None:
         """Watch until cancelled."""
-        delay, lost, failing = self.retry_min, False, False
+        delay, lost, refused = self.retry_min, False, False
         while True:
             try:
                 async with self.session.ws_connect(self.url, heartbeat=30.0) as socket:
                     await self._log_in(socket)
-                    if failing:
-                        _LOGGER.info("Home Assistant's websocket answers again")
-                    delay, failing = self.retry_min, False
+                    if refused:
+                        _LOGGER.info("Home Assistant's websocket accepts the token again")
+                    delay, refused = self.retry_min, False
                     if lost:
                         await self._back()
                     lost = True
@@ -57,9 +57,13 @@ class CoreWatcher:
                 _LOGGER.debug("Home Assistant closed the websocket: it stops or restarts")
                 continue
             except HomeAssistantAuthenticationError as err:
-                if not failing:
-                    _LOGGER.warning("%s; watching for restarts again in %.0f s", err, delay)
-                failing, delay = True, self.refused_retry
+                if not refused:
+                    _LOGGER.warning(
+                        "%s; watching for restarts again in %.0f s", err, self.refused_retry
+                    )
+                refused = True
+                await asyncio.sleep(self.refused_retry)
+                continue
             except (
                 ClientError,
                 TimeoutError,
@@ -71,7 +75,7 @@ class CoreWatcher:
                 _LOGGER.debug("Home Assistant's websocket is not there (%s)", err or type(err))
                 lost = True
             await asyncio.sleep(delay)
-            delay = min(delay * 2, max(self.retry_max, delay))
+            delay = min(delay * 2, self.retry_max)
 
     async def _back(self) -> None:
         _LOGGER.info("Home Assistant is back: publishing every sensor again")
