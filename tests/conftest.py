@@ -21,11 +21,17 @@ from const import APPKEY, HA_TOKEN, PASSWORD, PS_ID, SECRET_KEY, USER_ID, USERNA
 from fake_homeassistant import FakeHomeAssistant
 
 from sungrow.auth import AccountLogin
+from sungrow.guard import CounterGuard
+from sungrow.homeassistant import HomeAssistant
 from sungrow.isolarcloud import ISolarCloud
+from sungrow.naming import EntityNames
+from sungrow.poller import Poller
 from sungrow.simulator import CloudSimulator, SimAccount, SimApp, hybrid_plant
+from sungrow.storage import JsonFile
 from sungrow.transport import Gateway
 
 ADDON_DIR = Path(__file__).parent.parent / "sungrow_addon"
+REDIRECT = "https://example.com/callback"
 FIXTURES = Path(__file__).parent / "fixtures"
 # Noon in summer in the plant's zone (Europe/Berlin): the PV curve is well up.
 NOON = datetime(2026, 6, 21, 10, 2, tzinfo=UTC)
@@ -94,6 +100,61 @@ def clock() -> Clock:
     return Clock(NOON)
 
 
+class WallClock:
+    """The poller's wall clock (epoch seconds), moved by the test."""
+
+    def __init__(self, start: datetime) -> None:
+        """Start at `start`."""
+        self.now = start.timestamp()
+
+    def __call__(self) -> float:
+        """Return the current time."""
+        return self.now
+
+
+@pytest.fixture
+def wall(clock: Clock) -> WallClock:
+    """The poller's clock, starting with the simulator's."""
+    return WallClock(clock.now)
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """The one HTTP session both clients share."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def poller(
+    session: aiohttp.ClientSession, cloud_url: str, ha_url: str, tmp_path: Path, wall: WallClock
+) -> Poller:
+    """A poller against the simulator and the fake Home Assistant, on the test's clock."""
+    return make_poller(session, cloud_url, ha_url, tmp_path, wall)
+
+
+def make_poller(
+    session: aiohttp.ClientSession,
+    cloud_url: str,
+    ha_url: str,
+    tmp_path: Path,
+    wall: WallClock,
+    **settings: Any,
+) -> Poller:
+    """Wire a poller like the service does, restoring names and counters from tmp_path."""
+    counters = JsonFile(tmp_path / "counters.json")
+    names = JsonFile(tmp_path / "names.json")
+    return Poller(
+        cloud=account_cloud(session, cloud_url),
+        publisher=HomeAssistant(session=session, token=HA_TOKEN, api_url=ha_url),
+        names=EntityNames.from_dict(names, names.load() or {}),
+        scan_interval=300,
+        guard=CounterGuard.from_dict(counters, counters.load() or {}),
+        clock=wall,
+        **settings,
+    )
+
+
 @pytest.fixture
 def simulator(clock: Clock) -> CloudSimulator:
     """A gateway with the test application, the test account and one hybrid plant."""
@@ -141,6 +202,26 @@ def options(cloud_url: str) -> dict[str, Any]:
         "scan_interval": 300,
         "log_level": "debug",
     }
+
+
+@pytest.fixture
+def oauth_options(options: dict[str, Any], simulator: CloudSimulator) -> dict[str, Any]:
+    """Options for an OAuth2 application: no account, a fresh code."""
+    simulator.apps[0] = SimApp(
+        appkey=APPKEY, access_key=SECRET_KEY, oauth=True, redirect_uri=REDIRECT
+    )
+    options = {k: v for k, v in options.items() if k not in ("username", "password")}
+    return {
+        **options,
+        "authorization_code": simulator.authorize(USERNAME, APPKEY),
+        "redirect_uri": REDIRECT,
+        "application_id": "4711",
+    }
+
+
+def error_lines(stderr: str) -> list[str]:
+    """Return the ERROR lines of the log."""
+    return [line for line in stderr.splitlines() if " ERROR " in line]
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,6 @@ from sungrow.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from aioresponses import aioresponses
 
     from sungrow.isolarcloud import ISolarCloud
@@ -36,13 +34,6 @@ PLANTS_URL = f"{GATEWAY}/openapi/getPowerStationList"
 REALTIME_URL = f"{GATEWAY}/openapi/getDeviceRealTimeData"
 TOKEN = "4242_91bbb35be9f74ccebb0406307ca80874"
 OLD_TOKEN = "4242_00000000000000000000000000000000"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """One HTTP session per test."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture
@@ -224,7 +215,7 @@ async def test_expired_token_costs_one_login_and_one_retry(
     assert first["body"]["token"] == OLD_TOKEN
     assert second["body"]["token"] == TOKEN
     assert second["body"]["curPage"] == first["body"]["curPage"]
-    assert saved_tokens == [TOKEN]
+    assert saved_tokens == [None, TOKEN]  # the refused token is dropped before the login
 
 
 async def test_token_message_without_the_code_also_means_expired(
@@ -255,6 +246,141 @@ async def test_token_rejected_twice_is_an_error_after_one_login(
     assert raised.value.code == "E00003"
     assert len(sent(responses, LOGIN_URL)) == 1
     assert len(sent(responses, PLANTS_URL)) == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [("E900", "Unauthorized access"), ("010", "er_parameter_value_invalid")],
+    ids=["E900-australia", "010-europe"],
+)
+async def test_an_old_token_refused_under_another_code_is_renewed(
+    responses: aioresponses,
+    cloud: ISolarCloud,
+    saved_tokens: list[str | None],
+    code: str,
+    message: str,
+) -> None:
+    """The live cloud answers an expired token with E900 or 010: one login, the call again."""
+    set_token(cloud, OLD_TOKEN)
+    cloud.start_cycle()
+    responses.post(PLANTS_URL, payload=envelope(code, message))
+    responses.post(LOGIN_URL, payload=load_fixture("login"))
+    responses.post(PLANTS_URL, payload=load_fixture("power_station_list"))
+
+    assert len(await cloud.plants()) == 1
+
+    assert len(sent(responses, LOGIN_URL)) == 1
+    assert [call["body"]["token"] for call in sent(responses, PLANTS_URL)] == [OLD_TOKEN, TOKEN]
+    assert saved_tokens == [None, TOKEN]
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "meaning"),
+    [
+        ("E900", "Unauthorized access", "does not allow this application to call"),
+        ("010", "Parameters point_id_list size is over 100", "refused the parameters"),
+    ],
+)
+async def test_the_same_refusal_after_a_fresh_login_is_a_verdict_on_the_call(
+    responses: aioresponses, cloud: ISolarCloud, code: str, message: str, meaning: str
+) -> None:
+    """Refused again with the new token: the call's own error, not a credential error."""
+    set_token(cloud, OLD_TOKEN)
+    cloud.start_cycle()
+    responses.post(REALTIME_URL, payload=envelope(code, message))
+    responses.post(LOGIN_URL, payload=load_fixture("login"))
+    responses.post(REALTIME_URL, payload=envelope(code, message))
+
+    with pytest.raises(ISolarCloudResponseError, match=meaning) as raised:
+        await cloud.realtime(device_type=43, ps_keys=["1_43_1_1"], point_ids=["58601"])
+
+    assert not isinstance(raised.value, ISolarCloudAuthenticationError)
+    assert raised.value.code == code
+    assert len(sent(responses, LOGIN_URL)) == 1
+
+
+async def test_a_call_judged_refused_costs_no_login_in_later_cycles(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """Once E900 was the verdict on a call, the next cycle's E900 for it is believed at once."""
+    set_token(cloud, OLD_TOKEN)
+    cloud.start_cycle()
+    refused = envelope("E900", "Unauthorized access")
+    responses.post(REALTIME_URL, payload=refused)
+    responses.post(LOGIN_URL, payload=load_fixture("login"))
+    responses.post(REALTIME_URL, payload=refused)
+    with pytest.raises(ISolarCloudResponseError):
+        await cloud.realtime(device_type=43, ps_keys=["1_43_1_1"], point_ids=["58601"])
+
+    cloud.start_cycle()
+    responses.post(REALTIME_URL, payload=refused)
+    with pytest.raises(ISolarCloudResponseError, match="E900"):
+        await cloud.realtime(device_type=43, ps_keys=["1_43_1_1"], point_ids=["58601"])
+
+    assert len(sent(responses, LOGIN_URL)) == 1
+    assert len(sent(responses, REALTIME_URL)) == 3
+
+
+async def test_a_token_issued_in_this_cycle_is_not_renewed_again(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """At most one extra login per cycle: E900 with this cycle's token is the verdict."""
+    cloud.start_cycle()
+    responses.post(LOGIN_URL, payload=load_fixture("login"))
+    responses.post(REALTIME_URL, payload=envelope("E900", "Unauthorized access"))
+
+    with pytest.raises(ISolarCloudResponseError, match="E900"):
+        await cloud.realtime(device_type=43, ps_keys=["1_43_1_1"], point_ids=["58601"])
+
+    assert len(sent(responses, LOGIN_URL)) == 1
+    assert len(sent(responses, REALTIME_URL)) == 1
+
+
+async def test_two_refusals_in_one_cycle_cost_one_login(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """After the cycle's renewal, a second call's E00003 is a verdict, not another login."""
+    set_token(cloud, OLD_TOKEN)
+    cloud.start_cycle()
+    responses.post(PLANTS_URL, payload=load_fixture("token_invalid"))
+    responses.post(LOGIN_URL, payload=load_fixture("login"))
+    responses.post(PLANTS_URL, payload=load_fixture("power_station_list"))
+    responses.post(REALTIME_URL, payload=load_fixture("token_invalid"))
+    await cloud.plants()
+
+    with pytest.raises(ISolarCloudAuthenticationError, match="just issued"):
+        await cloud.realtime(device_type=11, ps_keys=["1_11_0_0"], point_ids=["83022"])
+
+    assert len(sent(responses, LOGIN_URL)) == 1
+
+
+async def test_a_login_refused_by_an_error_code_is_a_credential_verdict(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """E900 at login: the app is an OAuth2 one; said once, as a refused credential."""
+    responses.post(LOGIN_URL, payload=envelope("E900", "Unauthorized access"))
+
+    with pytest.raises(ISolarCloudAuthenticationError, match="OAuth2 = Yes") as raised:
+        await cloud.plants()
+
+    assert raised.value.code == "E900"
+    assert len(sent(responses, LOGIN_URL)) == 1
+
+
+async def test_a_refused_token_is_dropped_even_when_the_new_login_fails(
+    responses: aioresponses, cloud: ISolarCloud, saved_tokens: list[str | None]
+) -> None:
+    """A stored token the cloud refused is never sent again, whatever the new login does."""
+    set_token(cloud, OLD_TOKEN)
+    responses.post(PLANTS_URL, payload=envelope("E900", "Unauthorized access"))
+    responses.post(LOGIN_URL, exception=aiohttp.ClientConnectionError("reset"), repeat=True)
+
+    with pytest.raises(ISolarCloudConnectionError):
+        await cloud.plants()
+
+    assert saved_tokens == [None]
+    assert isinstance(cloud.auth, AccountLogin)
+    assert cloud.auth.token is None
 
 
 async def test_concurrent_expired_calls_share_one_login(

@@ -5,20 +5,22 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import pytest
 from const import APPKEY, SECRET_KEY
 from yarl import URL
 
 from sungrow.auth import OAuth2, OAuthTokens, code_digest
-from sungrow.exceptions import ISolarCloudAuthenticationError
+from sungrow.exceptions import (
+    ISolarCloudAuthenticationError,
+    ISolarCloudError,
+    ISolarCloudRateLimitError,
+)
 from sungrow.isolarcloud import ISolarCloud
 from sungrow.regions import Server
 from sungrow.transport import Gateway
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
+    import aiohttp
     from aioresponses import aioresponses
 
 GATEWAY = "https://gateway.isolarcloud.eu"
@@ -58,13 +60,6 @@ GRANT_REFUSED = {
     "error": "invalid_grant",
     "error_description": "Redirect URI mismatch.",
 }
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """One HTTP session per test."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture
@@ -217,21 +212,104 @@ async def test_a_refresh_without_a_new_refresh_token_keeps_the_old_one(
     assert stored.expires_at > NOW + 600
 
 
+@pytest.mark.parametrize(
+    ("status", "reply"),
+    [
+        (200, {**GRANT_REFUSED, "result_code": "-2", "error_description": "Invalid token."}),
+        (200, {"result_code": "2", "result_msg": "refresh_token invalid"}),
+        (200, {"result_code": "1", "result_msg": "success", "result_data": {"code": "-2"}}),
+        (200, {"result_code": "1", "result_msg": "success", "result_data": {"code": "5"}}),
+        (200, {"result_code": "1", "result_msg": "success", "result_data": {"code": "1"}}),
+        (400, {"error": "invalid_grant", "error_description": "Invalid refresh token"}),
+        (401, {"message": "Unauthorized"}),
+    ],
+    ids=[
+        "invalid_grant",
+        "result_code",
+        "code-2-expired",
+        "code-5-invalid",
+        "no-access-token",
+        "http-400-json",
+        "http-401-json",
+    ],
+)
 async def test_a_dead_refresh_token_asks_for_a_new_authorization(
-    responses: aioresponses, session: aiohttp.ClientSession, saved: list[Any]
+    responses: aioresponses,
+    session: aiohttp.ClientSession,
+    saved: list[Any],
+    status: int,
+    reply: dict[str, Any],
 ) -> None:
-    """invalid_grant on refresh forgets the tokens and says where to approve again."""
+    """Every recorded shape of a refused refresh: tokens forgotten, one line, never sent again."""
     tokens = OAuthTokens(access_token="a1", refresh_token="r1", expires_at=NOW - 1)
-    responses.post(REFRESH_URL, payload={**GRANT_REFUSED, "result_code": "-2"})
+    responses.post(REFRESH_URL, payload=reply, status=status)
+    cloud = make_cloud(session, saved, tokens=tokens, used={code_digest("123456")})
 
-    with pytest.raises(ISolarCloudAuthenticationError, match="authorization has ended") as raised:
-        await make_cloud(session, saved, tokens=tokens).plants()
+    again = "authorize the add-on again"
+    with pytest.raises(ISolarCloudAuthenticationError, match=again) as raised:
+        await cloud.plants()
+    with pytest.raises(ISolarCloudAuthenticationError, match=again):
+        await cloud.plants()
 
     assert "https://web3.isolarcloud.eu/#/authorized-app?cloudId=3&applicationId=4711" in str(
         raised.value
     )
+    assert "\n" not in str(raised.value)
     assert saved[-1][0] is None
+    assert len(sent(responses, REFRESH_URL)) == 1
+    assert sent(responses, TOKEN_URL) == []
     assert sent(responses, PLANTS_URL) == []
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        ({"result_code": "E999", "result_msg": "limit"}, ISolarCloudRateLimitError),
+        ({"result_code": "E912", "result_msg": "Illegal x-access-key"}, None),
+        ({"result_code": "-1", "result_msg": "error"}, None),
+    ],
+    ids=["quota", "secret-key", "internal-error"],
+)
+async def test_a_refresh_that_failed_for_another_reason_keeps_the_refresh_token(
+    responses: aioresponses,
+    session: aiohttp.ClientSession,
+    saved: list[Any],
+    reply: dict[str, Any],
+    error: type[Exception] | None,
+) -> None:
+    """A quota, a refused secret key or an internal error do not end the authorization."""
+    tokens = OAuthTokens(access_token="a1", refresh_token="r1", expires_at=NOW - 1)
+    responses.post(REFRESH_URL, payload=reply, repeat=True)
+    cloud = make_cloud(session, saved, tokens=tokens)
+    cloud.gateway.retry_delay = 0.001
+
+    with pytest.raises(error or ISolarCloudError) as raised:
+        await cloud.plants()
+
+    assert "authorize the add-on again" not in str(raised.value)
+    assert isinstance(cloud.auth, OAuth2)
+    assert cloud.auth.tokens is not None
+    assert cloud.auth.tokens.refresh_token == "r1"
+
+
+async def test_an_access_token_refused_with_e900_is_refreshed_and_the_call_repeated(
+    responses: aioresponses, session: aiohttp.ClientSession, saved: list[Any]
+) -> None:
+    """E900 on a data call with an older access token: one refresh, then the call again."""
+    tokens = OAuthTokens(access_token="a1", refresh_token="r1", expires_at=NOW + 86400)
+    responses.post(PLANTS_URL, payload={"result_code": "E900", "result_msg": "Unauthorized access"})
+    responses.post(REFRESH_URL, payload=token_reply("a2", "r2"))
+    responses.post(PLANTS_URL, payload=PLANTS)
+    cloud = make_cloud(session, saved, tokens=tokens)
+    cloud.start_cycle()
+
+    assert len(await cloud.plants()) == 1
+
+    assert [c["headers"]["Authorization"] for c in sent(responses, PLANTS_URL)] == [
+        "Bearer a1",
+        "Bearer a2",
+    ]
+    assert saved[-1][0].refresh_token == "r2"
 
 
 async def test_a_refused_code_is_not_tried_again(

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import pytest
 from conftest import account_cloud
 from const import HA_TOKEN, PASSWORD, PS_ID
@@ -27,9 +26,9 @@ from sungrow.simulator import (
 from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
     from pathlib import Path
 
+    import aiohttp
     from conftest import Clock
     from fake_homeassistant import FakeHomeAssistant
 
@@ -46,13 +45,6 @@ PLANT_SENSORS = {
     "sensor.sungrow_home_total_load_consumption": ("kWh", "energy", "total", "83124"),
     "sensor.sungrow_home_battery_level": ("%", "battery", "measurement", "83252"),
 }
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """The one HTTP session both clients share."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def make_poller(

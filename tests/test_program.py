@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import ADDON_DIR, RunAddon
+from conftest import ADDON_DIR, RunAddon, error_lines
 from const import HA_TOKEN, PASSWORD, SECRET_KEY
 
 if TYPE_CHECKING:
@@ -38,11 +38,6 @@ PLANT_SENSORS = {
     "sensor.sungrow_home_total_load_consumption",
     "sensor.sungrow_home_battery_level",
 }
-
-
-def error_lines(stderr: str) -> list[str]:
-    """Return the ERROR lines of the log."""
-    return [line for line in stderr.splitlines() if " ERROR " in line]
 
 
 async def test_once_publishes_the_plant_and_exits_0(

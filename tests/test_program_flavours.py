@@ -6,7 +6,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from const import APPKEY, SECRET_KEY, USERNAME
+from conftest import error_lines
+from const import APPKEY, SECRET_KEY
 
 from sungrow.simulator import CloudSimulator, SimApp
 
@@ -17,13 +18,6 @@ if TYPE_CHECKING:
     from fake_homeassistant import FakeHomeAssistant
 
 pytestmark = pytest.mark.slow
-
-REDIRECT = "https://example.com/callback"
-
-
-def error_lines(stderr: str) -> list[str]:
-    """Return the ERROR lines of the log."""
-    return [line for line in stderr.splitlines() if " ERROR " in line]
 
 
 async def test_encrypted_calls_against_a_cloud_that_refuses_plain_ones(
@@ -59,21 +53,6 @@ async def test_a_plain_call_to_such_a_cloud_says_to_set_the_key(
     (line,) = error_lines(result.stderr)
     assert "'rsa_public_key' option" in line
     assert len(simulator.calls) == 1
-
-
-@pytest.fixture
-def oauth_options(options: dict[str, Any], simulator: CloudSimulator) -> dict[str, Any]:
-    """Options for an OAuth2 application: no account, a fresh code."""
-    simulator.apps[0] = SimApp(
-        appkey=APPKEY, access_key=SECRET_KEY, oauth=True, redirect_uri=REDIRECT
-    )
-    options = {k: v for k, v in options.items() if k not in ("username", "password")}
-    return {
-        **options,
-        "authorization_code": simulator.authorize(USERNAME, APPKEY),
-        "redirect_uri": REDIRECT,
-        "application_id": "4711",
-    }
 
 
 async def test_oauth2_exchanges_the_code_once_and_survives_restarts_and_expiry(

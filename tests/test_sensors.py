@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from fake_homeassistant import VALID_ENTITY_ID
 
-from sungrow.catalog import PointSpec, load_catalog
+from sungrow.catalog import Catalog, PointSpec, load_catalog
 from sungrow.freshness import Freshness
 from sungrow.guard import CounterGuard
 from sungrow.models import Plant, Reading, parse_number
@@ -174,6 +174,40 @@ def test_every_device_type_of_the_issue_has_a_default_set() -> None:
         points = catalog.get(device_type).published_points()
         assert 2 <= len(points) <= 50, device_type
         assert all(point.key and point.name for point in points)
+
+
+def minimal_catalog(point: dict[str, object], kind: dict[str, object]) -> dict[str, object]:
+    """Return a catalog with one kind and one point, as catalog.yaml parses."""
+    return {
+        "kinds": {"power": kind},
+        "enums": {},
+        "device_types": {11: {"name": "Plant", "points": {83033: point}}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("point", "kind", "problem"),
+    [
+        ({"key": "p", "name": "P", "kind": "power", "pubish_unit": "W"}, {}, "'pubish_unit'"),
+        ({"key": "p", "name": "P", "kind": "power"}, {"presicion": 0}, "'presicion'"),
+        ({"key": "p", "name": "P", "kind": "pwoer"}, {}, "unknown kind 'pwoer'"),
+        ({"key": "p", "name": "P", "counter": "yearly"}, {}, "counter must be"),
+    ],
+)
+def test_the_catalog_rejects_what_it_does_not_know(
+    point: dict[str, object], kind: dict[str, object], problem: str
+) -> None:
+    """A typo in catalog.yaml fails at load, naming the key, instead of dropping a unit."""
+    with pytest.raises(ValueError, match=problem):
+        Catalog.from_dict(minimal_catalog(point, kind))
+
+
+def test_a_kind_and_a_point_share_one_set_of_defaults() -> None:
+    """What neither sets comes from PointSpec: no other defaults hide in the loader."""
+    catalog = Catalog.from_dict(minimal_catalog({"key": "p", "name": "P", "kind": "power"}, {}))
+
+    (spec,) = catalog.get(11).points
+    assert spec == PointSpec(point_id="83033", key="p", name="P")
 
 
 def test_extra_points_add_catalog_entries_and_unknown_ids() -> None:

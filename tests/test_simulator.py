@@ -9,7 +9,13 @@ import aiohttp
 import pytest
 from const import APPKEY, PASSWORD, PLANT_PS_KEY, PS_ID, SECRET_KEY, USERNAME
 
-from sungrow.simulator import CloudSimulator, Fault
+from sungrow.simulator import (
+    AUSTRALIAN_EXPIRY,
+    EUROPEAN_EXPIRY,
+    CloudSimulator,
+    Fault,
+    Quirks,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -170,6 +176,66 @@ async def test_token_accepted_in_body_or_header_and_expires(
     assert by_body["result_data"]["pageList"][0]["ps_id"] == PS_ID
     assert expired["result_code"] == "E00003"
     assert expired["result_msg"] == "er_token_login_invalid"
+
+
+@pytest.mark.parametrize("expiry", [AUSTRALIAN_EXPIRY, EUROPEAN_EXPIRY], ids=["E900", "010"])
+async def test_quirk_an_expired_token_answered_as_the_live_cloud_did(
+    simulator: CloudSimulator, gateway: Gateway, expiry: tuple[str, str]
+) -> None:
+    """Live records: an expired token got E900 (Australia) or 010 (Europe), not E00003."""
+    simulator.quirks = Quirks(expired_token=expiry)
+    token = await gateway.token()
+    simulator.expire_tokens()
+
+    answer = await gateway.post(
+        "/openapi/getPowerStationList", {"appkey": APPKEY, "token": token, "curPage": 1, "size": 9}
+    )
+
+    assert (answer["result_code"], answer["result_msg"]) == expiry
+
+
+async def test_quirk_a_device_type_outside_the_plan_is_refused(
+    simulator: CloudSimulator, gateway: Gateway
+) -> None:
+    """The application's plan may not cover a device type: its real-time data is E900."""
+    simulator.quirks = Quirks(plan_excludes=frozenset({43}))
+    token = await gateway.token()
+    body = {"appkey": APPKEY, "token": token, "point_id_list": ["58604"]}
+
+    battery = await gateway.post(
+        "/openapi/getDeviceRealTimeData",
+        {**body, "device_type": 43, "ps_key_list": [f"{PS_ID}_43_1_1"]},
+    )
+    plant = await gateway.post(
+        "/openapi/getDeviceRealTimeData",
+        {**body, "device_type": 11, "ps_key_list": [PLANT_PS_KEY], "point_id_list": ["83022"]},
+    )
+
+    assert (battery["result_code"], battery["result_msg"]) == ("E900", "Unauthorized access")
+    assert plant["result_code"] == "1"
+
+
+async def test_quirk_an_impossible_counter_value(
+    simulator: CloudSimulator, gateway: Gateway
+) -> None:
+    """A live plant reported a total load consumption of -478739.743 Wh."""
+    simulator.quirks = Quirks(point_values={(11, 83124): -478739.743})
+    token = await gateway.token()
+
+    answer = await gateway.post(
+        "/openapi/getDeviceRealTimeData",
+        {
+            "appkey": APPKEY,
+            "token": token,
+            "device_type": 11,
+            "ps_key_list": [PLANT_PS_KEY],
+            "point_id_list": ["83124", "83022"],
+        },
+    )
+
+    point = answer["result_data"]["device_point_list"][0]["device_point"]
+    assert point["p83124"] == "-478739.7"
+    assert float(point["p83022"]) > 0
 
 
 async def test_paging_is_required(gateway: Gateway) -> None:

@@ -12,8 +12,11 @@ import pytest
 from const import APPKEY, PLANT_PS_KEY, PS_ID, SECRET_KEY, USER_ID, USERNAME
 
 from sungrow.simulator import (
+    AUSTRALIAN_EXPIRY,
     CloudSimulator,
     Household,
+    Quirks,
+    RefreshRefusal,
     SimApp,
     hybrid_plant,
     micro_plant,
@@ -185,6 +188,62 @@ async def test_refresh_token_lives_thirty_days(client: OAuthClient, clock: Clock
     answer = await client.refresh(tokens["refresh_token"])
 
     assert_invalid_grant(answer, "-2")
+
+
+@pytest.mark.parametrize(
+    ("shape", "status", "expected"),
+    [
+        (RefreshRefusal.INVALID_GRANT, 200, {"result_code": "-2", "error": "invalid_grant"}),
+        (RefreshRefusal.RESULT_CODE, 200, {"result_code": "2", "result_data": None}),
+        (RefreshRefusal.EXPIRED, 200, {"result_code": "1", "result_data": {"code": "-2"}}),
+        (RefreshRefusal.INVALID, 200, {"result_code": "1", "result_data": {"code": "5"}}),
+        (
+            RefreshRefusal.NO_ACCESS_TOKEN,
+            200,
+            {"result_code": "1", "result_data": {"code": "1", "token_type": "bearer"}},
+        ),
+        (RefreshRefusal.HTTP_400, 400, {"result_code": "-2", "error": "invalid_grant"}),
+    ],
+    ids=str,
+)
+async def test_quirk_a_dead_refresh_token_in_each_recorded_shape(
+    client: OAuthClient,
+    oauth_simulator: CloudSimulator,
+    http: aiohttp.ClientSession,
+    cloud_url: str,
+    shape: RefreshRefusal,
+    status: int,
+    expected: dict[str, Any],
+) -> None:
+    """A refresh token that is used up is refused in the shape asked for, never with tokens."""
+    oauth_simulator.quirks = Quirks(refresh_refusal=shape)
+    tokens = await client.log_in()
+    await client.refresh(tokens["refresh_token"])  # rotates: the old one is now dead
+
+    async with http.post(
+        cloud_url + "/openapi/apiManage/refreshToken",
+        json={"appkey": APPKEY, "refresh_token": tokens["refresh_token"]},
+        headers=HEADERS,
+    ) as response:
+        answer = await response.json()
+
+    assert response.status == status
+    assert {key: answer.get(key) for key in expected} == expected
+    assert "access_token" not in answer
+    assert "access_token" not in (answer.get("result_data") or {})
+
+
+async def test_quirk_an_expired_bearer_token_answered_e900(
+    client: OAuthClient, oauth_simulator: CloudSimulator
+) -> None:
+    """The expiry quirk applies to OAuth2 access tokens too."""
+    oauth_simulator.quirks = Quirks(expired_token=AUSTRALIAN_EXPIRY)
+    await client.log_in()
+    oauth_simulator.expire_access_tokens()
+
+    answer = await client.post("/openapi/platform/queryPowerStationList", {"page": 1, "size": 9})
+
+    assert answer["result_code"] == "E900"
 
 
 async def test_expired_access_token_is_e00003_until_refreshed(

@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .exceptions import ISolarCloudAuthenticationError, ISolarCloudResponseError
-from .transport import GrantRejectedError
+from .errors import NOT_IN_PLAN_CODE, is_transient
+from .exceptions import (
+    GrantRejectedError,
+    ISolarCloudAuthenticationError,
+    ISolarCloudRateLimitError,
+    ISolarCloudResponseError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,11 +67,17 @@ OAUTH_ENDPOINTS = Endpoints(
 
 @dataclass(frozen=True)
 class Credentials:
-    """What a call carries to be let in, and the token it carries (to spot a renewal)."""
+    """What a call carries to be let in, the token it carries and that token's serial.
+
+    The serial counts the tokens the authenticator obtained since the program started (0: a
+    token read from the data folder), so that the client can tell a token issued during the
+    current cycle from an older one.
+    """
 
     headers: dict[str, str]
     body: dict[str, Any]
     token: str
+    serial: int
 
 
 @dataclass(kw_only=True)
@@ -79,24 +90,34 @@ class AccountLogin:
     password: str = field(repr=False)
     token: str | None = field(default=None, repr=False)
     on_token: Callable[[str | None], None] | None = field(default=None, repr=False)
+    issued: int = field(default=0, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     async def credentials(self, gateway: Gateway) -> Credentials:
         """Return the token as the documented body field and as the header some clients use."""
         token = self.token or await self._login_once(gateway, stale=None)
-        return Credentials({"sys_code": "901", "token": token}, {"token": token}, token)
+        return Credentials(
+            {"sys_code": "901", "token": token}, {"token": token}, token, self.issued
+        )
 
     async def renew(self, gateway: Gateway, *, stale: str) -> None:
-        """Log in again, once for all the calls that met the same stale token."""
+        """Drop the refused token and log in again, once for all the calls that met it."""
+        async with self._lock:
+            if self.token == stale:
+                # A refused token is never used again, even if the new login fails.
+                self._set_token(None)
         await self._login_once(gateway, stale=stale)
 
     async def login(self, gateway: Gateway) -> None:
         """Log in with the account; raise with advice when the cloud rejects it."""
-        envelope = await gateway.post(
-            "/openapi/login",
-            {"user_account": self.username, "user_password": self.password},
-            headers={"sys_code": "901"},
-        )
+        try:
+            envelope = await gateway.post(
+                "/openapi/login",
+                {"user_account": self.username, "user_password": self.password},
+                headers={"sys_code": "901"},
+            )
+        except ISolarCloudResponseError as err:
+            raise _login_refused(err) from None
         data = envelope.get("result_data")
         login_state = str(data.get("login_state")) if isinstance(data, dict) else None
         token = data.get("token") if isinstance(data, dict) else None
@@ -122,8 +143,31 @@ class AccountLogin:
     def _set_token(self, token: str | None) -> None:
         if token != self.token:
             self.token = token
+            if token is not None:
+                self.issued += 1
             if self.on_token is not None:
                 self.on_token(token)
+
+
+def _login_refused(err: ISolarCloudResponseError) -> ISolarCloudResponseError:
+    """Return what a login refused by an error code means: a credential verdict, mostly.
+
+    Repeating such a login every poll could lock the account; only a failure a retry can
+    cure and a quota stay what they are.
+    """
+    if isinstance(err, ISolarCloudAuthenticationError | ISolarCloudRateLimitError):
+        return err
+    if is_transient(err):
+        return err
+    if err.code == NOT_IN_PLAN_CODE:
+        msg = (
+            "iSolarCloud does not let this application log in with an account (E900): an "
+            "application created with OAuth2 = Yes needs the OAuth2 options, not 'username' "
+            "and 'password'"
+        )
+    else:
+        msg = f"iSolarCloud refused the login ({err}): check the 'username' and 'password' options"
+    return ISolarCloudAuthenticationError(msg, code=err.code)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,6 +202,7 @@ class OAuth2:
     used_codes: set[str] = field(default_factory=set, repr=False)
     on_change: Callable[[OAuth2], None] | None = field(default=None, repr=False)
     clock: Callable[[], float] = field(default=time.time, repr=False)
+    issued: int = field(default=0, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     async def credentials(self, gateway: Gateway) -> Credentials:
@@ -169,7 +214,7 @@ class OAuth2:
                 await self._refresh(gateway)
             assert self.tokens is not None  # noqa: S101 - both set it or raise
             access = self.tokens.access_token
-        return Credentials({"Authorization": f"Bearer {access}"}, {}, access)
+        return Credentials({"Authorization": f"Bearer {access}"}, {}, access, self.issued)
 
     async def renew(self, gateway: Gateway, *, stale: str) -> None:
         """Refresh the access token the cloud rejected, once for all calls that met it."""
@@ -177,6 +222,9 @@ class OAuth2:
             if self.tokens is None:
                 await self._exchange(gateway)
             elif self.tokens.access_token == stale:
+                # A refused access token is never used again, even if the refresh fails.
+                self.tokens = replace(self.tokens, expires_at=0.0)
+                self._changed()
                 await self._refresh(gateway)
 
     def how_to_authorize(self) -> str:
@@ -205,7 +253,7 @@ class OAuth2:
         if digest in self.used_codes:
             msg = (
                 "The code in 'authorization_code' was used already and the authorization it "
-                f"gave has ended: {self.how_to_authorize()}"
+                f"gave has ended; authorize the add-on again: {self.how_to_authorize()}"
             )
             raise ISolarCloudAuthenticationError(msg, code="oauth")
         if not self.redirect_uri:
@@ -223,17 +271,19 @@ class OAuth2:
                     "redirect_uri": self.redirect_uri,
                 },
             )
-        except GrantRejectedError as err:
+            tokens = _tokens(envelope, now=self.clock(), previous=None)
+        except ISolarCloudResponseError as err:
+            if not _grant_refused(err):
+                raise
             self.used_codes.add(digest)
             self._changed()
             msg = (
-                f"iSolarCloud refused the code in 'authorization_code' ({err.detail}); a code "
+                f"iSolarCloud refused the code in 'authorization_code' ({_detail(err)}); a code "
                 f"works once and only for minutes: {self.how_to_authorize()}"
             )
             raise ISolarCloudAuthenticationError(msg, code=err.code) from None
         self.used_codes.add(digest)
-        self.tokens = _tokens(envelope, now=self.clock(), previous=None)
-        self._changed()
+        self._set_tokens(tokens)
 
     async def _refresh(self, gateway: Gateway) -> None:
         assert self.tokens is not None  # noqa: S101 - callers check
@@ -241,15 +291,23 @@ class OAuth2:
             envelope = await gateway.post(
                 "/openapi/apiManage/refreshToken", {"refresh_token": self.tokens.refresh_token}
             )
-        except GrantRejectedError as err:
+            tokens = _tokens(envelope, now=self.clock(), previous=self.tokens)
+        except ISolarCloudResponseError as err:
+            if not _grant_refused(err):
+                raise
+            # The refresh token is dead: forget it, so that it is never sent again.
             self.tokens = None
             self._changed()
             msg = (
-                f"The iSolarCloud authorization has ended (refresh token refused: "
-                f"{err.detail}): {self.how_to_authorize()}"
+                f"The iSolarCloud authorization has ended (the refresh token was refused: "
+                f"{_detail(err)}); authorize the add-on again: {self.how_to_authorize()}"
             )
             raise ISolarCloudAuthenticationError(msg, code=err.code) from None
-        self.tokens = _tokens(envelope, now=self.clock(), previous=self.tokens)
+        self._set_tokens(tokens)
+
+    def _set_tokens(self, tokens: OAuthTokens) -> None:
+        self.tokens = tokens
+        self.issued += 1
         self._changed()
 
     def _changed(self) -> None:
@@ -257,25 +315,50 @@ class OAuth2:
             self.on_change(self)
 
 
+# The portal's refresh reply carries `code` in result_data: "1" done, "-2" expired, "5" invalid.
+_GRANT_CODES = {"-2": "expired", "5": "invalid"}
+
+
 def _tokens(envelope: dict[str, Any], *, now: float, previous: OAuthTokens | None) -> OAuthTokens:
     """Read a token reply: the fields sit at the top level, inside result_data, or both."""
     inner = envelope.get("result_data")
     fields = {**(inner if isinstance(inner, dict) else {}), **envelope}
+    grant_code = str(inner.get("code", "1")) if isinstance(inner, dict) else "1"
+    if grant_code != "1":
+        state = _GRANT_CODES.get(grant_code, "refused")
+        raise GrantRejectedError(f"{state}, code {grant_code}", code=grant_code)
     access, refresh = fields.get("access_token"), fields.get("refresh_token")
     if not isinstance(access, str) or not access:
-        msg = "iSolarCloud's token reply holds no access_token"
-        raise ISolarCloudResponseError(msg)
+        raise GrantRejectedError("the reply holds no access token", code=None)
     if not isinstance(refresh, str) or not refresh:
         # Some refresh replies carry no new refresh token; the old one then stays valid.
         if previous is None:
-            msg = "iSolarCloud's token reply holds no refresh_token"
-            raise ISolarCloudResponseError(msg)
+            raise GrantRejectedError("the reply holds no refresh token", code=None)
         refresh = previous.refresh_token
     try:
         lifetime = float(fields.get("expires_in", 0))
     except (TypeError, ValueError):
         lifetime = 0.0
     # expires_in has been seen negative or tiny right after a login; do not trust it then.
-    if lifetime <= REFRESH_MARGIN:
+    if not lifetime > REFRESH_MARGIN:
         lifetime = _UNKNOWN_LIFETIME + REFRESH_MARGIN
     return OAuthTokens(access_token=access, refresh_token=refresh, expires_at=now + lifetime)
+
+
+def _grant_refused(err: ISolarCloudResponseError) -> bool:
+    """Return True when the token endpoint's answer means the code or refresh token is dead.
+
+    Every recorded shape counts: `error: invalid_grant`, a `result_code` other than "1", a
+    `result_data.code` of -2 or 5, a reply without an access token, an HTTP 4xx with a JSON
+    body. Only what a retry can cure, a quota, and a refusal of the application itself
+    (appkey, secret key, encryption: authorizing again would not help) do not count.
+    """
+    if isinstance(err, GrantRejectedError):
+        return True
+    if isinstance(err, ISolarCloudAuthenticationError | ISolarCloudRateLimitError):
+        return False
+    return not is_transient(err)
+
+
+def _detail(err: ISolarCloudResponseError) -> str:
+    return err.detail if isinstance(err, GrantRejectedError) else str(err)

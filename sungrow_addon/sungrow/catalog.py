@@ -15,16 +15,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, kw_only=True)
 class PointSpec:
-    """How one measuring point becomes one sensor."""
+    """How one measuring point becomes one sensor (the catalog's only set of defaults)."""
 
     point_id: str
     key: str
     name: str
+    wire_unit: str | None = None
     unit: str | None = None
     factor: float = 1.0
-    precision: int = 3
+    precision: int = 1
     device_class: str | None = None
-    state_class: str | None = "measurement"
+    state_class: str | None = None
     icon: str | None = None
     enabled: bool = True
     counter: str | None = None
@@ -52,7 +53,13 @@ class PointSpec:
 
 def unknown_point(point_id: str) -> PointSpec:
     """Return the spec of a point the catalog does not know: its raw number, no unit."""
-    return PointSpec(point_id=point_id, key=f"point_{point_id}", name=f"Point {point_id}")
+    return PointSpec(
+        point_id=point_id,
+        key=f"point_{point_id}",
+        name=f"Point {point_id}",
+        precision=3,
+        state_class="measurement",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,17 +92,22 @@ class Catalog:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Catalog:
-        """Build from the parsed YAML, resolving each point's kind."""
+        """Build from the parsed YAML; raise ValueError for any key it does not know."""
+        _check_keys("catalog", data, {"kinds", "enums", "device_types"})
         kinds: dict[str, dict[str, Any]] = data["kinds"]
+        for name, kind in kinds.items():
+            _check_keys(f"catalog: kind {name}", kind, _KIND_KEYS)
         device_types = {}
         for device_type, entry in data["device_types"].items():
+            where = f"catalog: device type {device_type}"
+            _check_keys(where, entry, {"name", "points"})
             points = tuple(
-                _point(str(point_id), spec, kinds[spec["kind"]])
+                _point(f"{where} point {point_id}", str(point_id), spec, kinds)
                 for point_id, spec in entry["points"].items()
             )
             keys = [point.key for point in points]
             if len(keys) != len(set(keys)):
-                msg = f"catalog: device type {device_type} repeats a key"
+                msg = f"{where} repeats a key"
                 raise ValueError(msg)
             device_types[int(device_type)] = DeviceTypeSpec(
                 device_type=int(device_type), name=entry["name"], points=points
@@ -103,23 +115,49 @@ class Catalog:
         return cls(device_types)
 
 
-def _point(point_id: str, spec: dict[str, Any], kind: dict[str, Any]) -> PointSpec:
-    merged = {**kind, **spec}
-    enum = merged.get("enum")
-    return PointSpec(
-        point_id=point_id,
-        key=merged["key"],
-        name=merged["name"],
-        unit=merged.get("publish_unit"),
-        factor=float(merged.get("factor", 1)),
-        precision=int(merged.get("precision", 1)),
-        device_class=merged.get("device_class"),
-        state_class=merged.get("state_class"),
-        icon=merged.get("icon"),
-        enabled=bool(merged.get("enabled", True)),
-        counter=merged.get("counter"),
-        enum={int(code): str(text) for code, text in enum.items()} if enum else None,
-    )
+# catalog.yaml's names for PointSpec's fields; a kind holds any of them but key and name.
+_FIELDS = {
+    "unit": "wire_unit",
+    "publish_unit": "unit",
+    "factor": "factor",
+    "precision": "precision",
+    "device_class": "device_class",
+    "state_class": "state_class",
+    "icon": "icon",
+    "enabled": "enabled",
+    "counter": "counter",
+    "enum": "enum",
+}
+_KIND_KEYS = set(_FIELDS)
+_POINT_KEYS = _KIND_KEYS | {"key", "name", "kind"}
+_COUNTERS = {None, "lifetime", "daily"}
+
+
+def _check_keys(where: str, data: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        msg = f"{where}: unknown key {', '.join(map(repr, unknown))}"
+        raise ValueError(msg)
+
+
+def _point(
+    where: str, point_id: str, spec: dict[str, Any], kinds: dict[str, dict[str, Any]]
+) -> PointSpec:
+    _check_keys(where, spec, _POINT_KEYS)
+    kind_name = spec.get("kind")
+    if kind_name is not None and kind_name not in kinds:
+        msg = f"{where}: unknown kind {kind_name!r}"
+        raise ValueError(msg)
+    merged = {**(kinds[kind_name] if kind_name is not None else {}), **spec}
+    if merged.get("counter") not in _COUNTERS:
+        msg = f"{where}: counter must be lifetime or daily"
+        raise ValueError(msg)
+    fields = {_FIELDS[key]: value for key, value in merged.items() if key in _FIELDS}
+    if "factor" in fields:
+        fields["factor"] = float(fields["factor"])
+    if fields.get("enum"):
+        fields["enum"] = {int(code): str(text) for code, text in fields["enum"].items()}
+    return PointSpec(point_id=point_id, key=merged["key"], name=merged["name"], **fields)
 
 
 @cache

@@ -79,8 +79,10 @@ def encrypt_request(
     }
     plaintext = json.dumps(body, separators=(",", ":")).encode()
     return EncryptedRequest(
-        # The portal's Java example sends URL-safe base64 without padding.
-        secret_key_header=base64.urlsafe_b64encode(sealed_key).decode().rstrip("="),
+        # URL-safe base64 *with* its `=` padding: every client seen working against the live
+        # gateway sends it so (REAL_WORLD.md); only the portal's Java example strips it, and
+        # the gateway's Java decoders accept both forms.
+        secret_key_header=base64.urlsafe_b64encode(sealed_key).decode(),
         body=_aes_encrypt(aes_key, plaintext).hex().upper(),
         aes_key=aes_key,
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import ISolarCloudResponseError
@@ -14,7 +13,6 @@ if TYPE_CHECKING:
 
     from .isolarcloud import ISolarCloud
 
-_LOGGER = logging.getLogger(__name__)
 # Codes meaning "this application may not list devices": the plant's own data still works.
 _DEVICE_LIST_REFUSED = frozenset({"E900", "E996"})
 
@@ -29,10 +27,15 @@ class PlantDevices:
 
 @dataclass(frozen=True, kw_only=True)
 class Discovery:
-    """Every plant served, with its devices, and when they were found (epoch seconds)."""
+    """Every plant served, with its devices, and when they were found (epoch seconds).
+
+    `unlisted` names the plants whose devices the cloud would not list, with its reason (not
+    stored: the next discovery finds out again).
+    """
 
     plants: tuple[PlantDevices, ...]
     found_at: float
+    unlisted: dict[str, str] = field(default_factory=dict, compare=False)
 
     def by_device_type(self) -> dict[int, list[tuple[Plant, Device | None]]]:
         """Group what is read per device type: the plants themselves (type 11) first."""
@@ -101,26 +104,19 @@ async def discover(cloud: ISolarCloud, *, wanted: tuple[str, ...], now: float) -
             )
             raise ISolarCloudResponseError(msg)
         plants = [plant for plant in plants if plant.ps_id in wanted]
-    entries = [
-        PlantDevices(plant=plant, devices=tuple(await _devices(cloud, plant))) for plant in plants
-    ]
-    return Discovery(plants=tuple(entries), found_at=now)
-
-
-async def _devices(cloud: ISolarCloud, plant: Plant) -> list[Device]:
-    try:
-        devices = await cloud.devices(plant.ps_id)
-    except ISolarCloudResponseError as err:
-        if err.code not in _DEVICE_LIST_REFUSED:
-            raise
-        _LOGGER.warning(
-            "Cannot list the devices of plant %s (%s); publishing the plant's own sensors only",
-            plant.name,
-            err,
-        )
-        return []
-    # The plant pseudo-device is read as the plant itself.
-    return [device for device in devices if device.device_type != PLANT_DEVICE_TYPE]
+    entries, unlisted = [], {}
+    for plant in plants:
+        try:
+            devices = await cloud.devices(plant.ps_id)
+        except ISolarCloudResponseError as err:
+            if err.code not in _DEVICE_LIST_REFUSED:
+                raise
+            unlisted[plant.ps_id] = str(err)
+            devices = []
+        # The plant pseudo-device is read as the plant itself.
+        listed = tuple(device for device in devices if device.device_type != PLANT_DEVICE_TYPE)
+        entries.append(PlantDevices(plant=plant, devices=listed))
+    return Discovery(plants=tuple(entries), found_at=now, unlisted=unlisted)
 
 
 def describe(discovery: Discovery) -> str:

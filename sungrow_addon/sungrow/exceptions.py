@@ -40,8 +40,25 @@ class ISolarCloudAuthenticationError(ISolarCloudResponseError):
     """The cloud rejected a credential: the appkey, the secret key or the account."""
 
 
+class TokenRejectedError(ISolarCloudAuthenticationError):
+    """The session or access token is invalid or expired."""
+
+
+class GrantRejectedError(ISolarCloudAuthenticationError):
+    """The OAuth2 token endpoint refused a code or a refresh token."""
+
+    def __init__(self, detail: str, *, code: str | None) -> None:
+        """Keep the cloud's own explanation apart for messages."""
+        super().__init__(f"iSolarCloud refused the grant ({detail})", code=code)
+        self.detail = detail
+
+
 class ISolarCloudRateLimitError(ISolarCloudResponseError):
     """The cloud refused the call because a call quota or frequency limit was hit."""
+
+
+class CycleIncompleteError(ISolarCloudResponseError):
+    """A cycle published what it fetched, but some plants or devices could not be read."""
 
 
 class HomeAssistantError(SungrowAddonError):

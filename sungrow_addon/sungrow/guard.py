@@ -7,7 +7,9 @@ does both (recomputed totals, glitches, late midnight resets), so:
 - a lifetime total never goes down, and a first-ever 0 is not published (it would make the
   next real reading count as energy of that hour);
 - a daily counter may go down only on a new plant-local day, or in the first hour after the
-  plant's midnight when it falls to less than half (the cloud's reset can arrive late).
+  plant's midnight when it falls to less than half (the cloud's reset can arrive late);
+- a negative reading is impossible for a counter (a live plant once reported a total load
+  consumption of -478739.743 Wh): it is neither published nor remembered.
 
 Anything else is held at the last value. The memory lives in the data folder.
 """
@@ -42,6 +44,7 @@ class CounterGuard:
     file: JsonFile | None = None
     memory: dict[str, _Seen] = field(default_factory=dict)
     _changed: bool = field(default=False, init=False)
+    _impossible: set[str] = field(default_factory=set, init=False)
 
     @classmethod
     def from_dict(cls, file: JsonFile | None, data: dict[str, Any]) -> CounterGuard:
@@ -57,6 +60,8 @@ class CounterGuard:
 
     def lifetime(self, entity_id: str, value: float, *, day: date) -> float | None:
         """Return what to publish for a lifetime total; None when nothing should be."""
+        if self._is_impossible(entity_id, value):
+            return None
         seen = self.memory.get(entity_id)
         if seen is None:
             if value == 0:
@@ -67,8 +72,12 @@ class CounterGuard:
             return self._hold(entity_id, seen, value)
         return self._accept(entity_id, value, day)
 
-    def daily(self, entity_id: str, value: float, *, day: date, local_time: datetime) -> float:
+    def daily(
+        self, entity_id: str, value: float, *, day: date, local_time: datetime
+    ) -> float | None:
         """Return what to publish for a counter that restarts every plant-local day."""
+        if self._is_impossible(entity_id, value):
+            return None
         seen = self.memory.get(entity_id)
         if seen is None or value >= seen.value or day > seen.day:
             return self._accept(entity_id, value, day)
@@ -82,6 +91,20 @@ class CounterGuard:
             counters = {k: [seen.value, seen.day.isoformat()] for k, seen in self.memory.items()}
             self.file.save({"counters": counters})
             self._changed = False
+
+    def _is_impossible(self, entity_id: str, value: float) -> bool:
+        """Return True for a negative reading; warn about it once per counter."""
+        if value >= 0:
+            return False
+        if entity_id not in self._impossible:
+            self._impossible.add(entity_id)
+            _LOGGER.warning(
+                "iSolarCloud reported %s for %s, an energy counter cannot be negative: not "
+                "publishing it (the last good value stays)",
+                value,
+                entity_id,
+            )
+        return True
 
     def _accept(self, entity_id: str, value: float, day: date) -> float:
         if self.memory.get(entity_id) != (seen := _Seen(value, day)):

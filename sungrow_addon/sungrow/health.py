@@ -1,41 +1,60 @@
-"""The heartbeat the loop writes and the Docker HEALTHCHECK reads (`python3 -m sungrow.health`)."""
+"""The heartbeat the poll loop writes and the HEALTHCHECK reads (`python3 -m sungrow.health`).
+
+The loop promises when it will next show progress: at the start of every cycle and of every
+step in it (a cloud call, a publish) the next step is due within `STEP_LIMIT`; before a pause
+(the poll interval, a quota, the backoff after a refused password) the next cycle is due when
+the pause ends. The promise is the heartbeat file's modification time. The add-on is healthy
+while a promise is kept, so a loop that waits on purpose stays healthy for hours and a loop
+stuck in a call turns unhealthy within minutes.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 HEARTBEAT_FILE = "heartbeat"
-BEAT_INTERVAL = 30.0
-# Healthy while the loop lives, even when Home Assistant or the cloud is down.
-MAX_AGE = 150.0
+# Longest a step of a cycle may take: a call with its retries and a token renewal, or a publish.
+STEP_LIMIT = 600.0
+# What the health check forgives beyond a promise (it runs every minute or so).
+GRACE = 60.0
 
 
-async def beat(path: Path, stop: asyncio.Event, *, every: float = BEAT_INTERVAL) -> None:
-    """Touch the heartbeat file every `every` seconds until `stop` is set."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while not stop.is_set():
-        path.touch()  # noqa: ASYNC240 - a metadata write of microseconds
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every)
-    path.unlink(missing_ok=True)  # noqa: ASYNC240 - idem
+@dataclass(frozen=True)
+class Heartbeat:
+    """The file in the data folder that carries the poll loop's promise."""
+
+    path: Path
+
+    def expect_within(self, seconds: float) -> None:
+        """Promise the next sign of progress within `seconds` from now."""
+        promise = time.time() + seconds
+        with contextlib.suppress(OSError):  # a full disk must not stop the loop
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.touch()
+            os.utime(self.path, (promise, promise))
+
+    def stop(self) -> None:
+        """Remove the promise: the loop has ended."""
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
 
 
 def is_healthy(path: Path, *, now: float | None = None) -> bool:
-    """Return True when the heartbeat is fresh."""
+    """Return True while the loop's latest promise (plus the grace) has not run out."""
     try:
-        age = (time.time() if now is None else now) - path.stat().st_mtime
+        promise = path.stat().st_mtime
     except OSError:
         return False
-    return age < MAX_AGE
+    return (time.time() if now is None else now) <= promise + GRACE
 
 
 def main() -> int:
-    """Exit 0 when the add-on's loop is alive, 1 otherwise."""
+    """Exit 0 when the add-on's loop keeps its promise, 1 otherwise."""
     data_dir = Path(os.environ.get("SUNGROW_DATA_DIR", "/data"))
     return 0 if is_healthy(data_dir / HEARTBEAT_FILE) else 1
 

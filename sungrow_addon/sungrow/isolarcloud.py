@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import ISolarCloudAuthenticationError
+from .errors import is_token_suspect
+from .exceptions import (
+    ISolarCloudAuthenticationError,
+    ISolarCloudResponseError,
+    TokenRejectedError,
+)
 from .models import PLANT_DEVICE_TYPE, Device, Plant, Reading, plant_ps_key
-from .transport import TOKEN_INVALID_CODE, TokenRejectedError
 
 if TYPE_CHECKING:
-    from .auth import AccountLogin, OAuth2
+    from .auth import AccountLogin, Credentials, OAuth2
     from .transport import Gateway
 
 MAX_POINTS_PER_CALL = 100
@@ -22,12 +26,22 @@ MAX_PAGES = 50
 class ISolarCloud:
     """The Open API in either flavour: the authenticator decides paths and credentials.
 
-    When a call is answered "token invalid", the authenticator renews the token once (a login
-    or a refresh) and the call is repeated once; a second rejection is an error.
+    When a call made with an older token is refused in a way that may mean "token invalid"
+    (errors.py), the authenticator renews the token (a login or a refresh) and the call is
+    repeated once: the second answer is the verdict on the call. A poller calls
+    `start_cycle()` before each cycle: a token issued during the cycle is not renewed again
+    in it, so a cycle costs at most one extra login. A call judged refused after a renewal is
+    remembered, so that it costs no login in later cycles.
     """
 
     gateway: Gateway
     auth: AccountLogin | OAuth2
+    _cycle_floor: int | None = field(default=None, init=False, repr=False)
+    _refused: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False)
+
+    def start_cycle(self) -> None:
+        """Start a poll cycle: tokens obtained from now on count as issued in this cycle."""
+        self._cycle_floor = self.auth.issued
 
     async def plants(self) -> list[Plant]:
         """Return every plant the account or the authorization covers (all pages)."""
@@ -92,23 +106,53 @@ class ISolarCloud:
                 break
         return items
 
-    async def _call(self, path: str, body: dict[str, Any], *, _renewed: bool = False) -> Any:
+    async def _call(self, path: str, body: dict[str, Any]) -> Any:
         """POST an authenticated call; return its result_data."""
+        key = (path, _call_key(body))
         credentials = await self.auth.credentials(self.gateway)
         try:
-            envelope = await self.gateway.post(
-                path, {**body, **credentials.body}, headers=credentials.headers
-            )
-        except TokenRejectedError as err:
-            if _renewed:
-                msg = (
-                    "iSolarCloud rejected a token it had just issued (E00003): check that the "
-                    "'server' region matches the account"
-                )
-                raise ISolarCloudAuthenticationError(msg, code=TOKEN_INVALID_CODE) from err
+            data = await self._post(path, body, credentials)
+        except ISolarCloudResponseError as err:
+            if not (is_token_suspect(err) and self._may_renew(credentials.serial, key, err)):
+                raise self._verdict(key, err) from None
             await self.auth.renew(self.gateway, stale=credentials.token)
-            return await self._call(path, body, _renewed=True)
+            try:
+                data = await self._post(path, body, await self.auth.credentials(self.gateway))
+            except ISolarCloudResponseError as again:
+                raise self._verdict(key, again) from None
+        self._refused.pop(key, None)
+        return data
+
+    async def _post(self, path: str, body: dict[str, Any], credentials: Credentials) -> Any:
+        envelope = await self.gateway.post(
+            path, {**body, **credentials.body}, headers=credentials.headers
+        )
         return envelope.get("result_data")
+
+    def _verdict(
+        self, key: tuple[str, str], err: ISolarCloudResponseError
+    ) -> ISolarCloudResponseError:
+        """Return the error a refusal means once the token cannot be to blame; remember it."""
+        if isinstance(err, TokenRejectedError):
+            msg = (
+                f"iSolarCloud rejected a token it had just issued ({err.code}): check that the "
+                "'server' region matches the account"
+            )
+            return ISolarCloudAuthenticationError(msg, code=err.code)
+        if is_token_suspect(err):
+            self._refused[key] = str(err.code)
+        return err
+
+    def _may_renew(self, serial: int, key: tuple[str, str], err: ISolarCloudResponseError) -> bool:
+        """Return True unless the token is from this cycle or the refusal is known already."""
+        if self._cycle_floor is not None and serial > self._cycle_floor:
+            return False
+        return self._refused.get(key) != err.code
+
+
+def _call_key(body: dict[str, Any]) -> str:
+    """Return what tells calls to one path apart for the memory of refused calls."""
+    return f"{body.get('device_type', '')}/{body.get('ps_id', '')}"
 
 
 def _list(data: Any, key: str) -> list[Any]:

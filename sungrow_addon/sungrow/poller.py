@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING
 from .catalog import Catalog, load_catalog
 from .derived import derived_for
 from .discovery import Discovery, describe, discover
+from .errors import Pause, pause_of
 from .exceptions import (
+    CycleIncompleteError,
     HomeAssistantError,
     ISolarCloudAuthenticationError,
     ISolarCloudError,
     ISolarCloudRateLimitError,
-    ISolarCloudResponseError,
 )
 from .freshness import Freshness
 from .guard import CounterGuard
+from .health import STEP_LIMIT
 from .sensors import StateBuilder
 from .timezones import fallback_zone
 from .timezones import zone as time_zone
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 DISCOVERY_INTERVAL = 3600.0
+# A failed rediscovery keeps the plants and devices found before, and is tried again after this.
+DISCOVERY_RETRY = 900.0
 # A rejected credential is not retried for hours: repeated wrong logins lock the account.
 AUTH_RETRY_FIRST = 3600.0
 AUTH_RETRY_MAX = 24 * 3600.0
@@ -58,6 +62,15 @@ class CycleReport:
     plants: int
     devices: int
     sensors: int
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """What a cycle read: the states, the plants read in full, and an error that stopped it."""
+
+    states: list[SensorState]
+    complete: set[str]
+    stop: ISolarCloudError | None
 
 
 @dataclass
@@ -102,14 +115,19 @@ class Poller:
     discovery: Discovery | None = None
     on_discovery: Callable[[Discovery], None] | None = None
     clock: Callable[[], float] = time.time
+    expect_progress: Callable[[float], None] = lambda _seconds: None
 
     _builder: StateBuilder = field(init=False)
     _zone_known: bool = field(default=False, init=False)
-    _last_success: datetime | None = field(default=None, init=False)
+    # When all of a plant's data last reached Home Assistant, by ps_id.
+    _last_success: dict[str, datetime] = field(default_factory=dict, init=False)
     _failures: FailureLog = field(default_factory=FailureLog, init=False)
+    # Conditions worth a line in the log that do not make a cycle incomplete.
+    _notes: FailureLog = field(default_factory=FailureLog, init=False)
     _auth_retry: float = field(default=AUTH_RETRY_FIRST, init=False)
     _frequency_pause: float = field(default=FREQUENCY_PAUSE_FIRST, init=False)
     _cycles: int = field(default=0, init=False)
+    _discovery_due: float = field(default=0.0, init=False)
     _point_lists: dict[int, tuple[tuple[PointSpec, ...], list[str]]] = field(
         default_factory=dict, init=False
     )
@@ -124,37 +142,78 @@ class Poller:
         )
 
     async def run_once(self) -> CycleReport:
-        """Run one full cycle; raise when any plant's or device's data was not published."""
+        """Run one full cycle and publish what it fetched.
+
+        A device type whose data cannot be read does not stop the others; the cycle then
+        ends in CycleIncompleteError. Only a refused credential or a quota ends it at once
+        (after publishing what came back before).
+        """
+        self.cloud.start_cycle()
+        self.expect_progress(STEP_LIMIT)
         await self._learn_time_zone()
         discovery = await self._discover()
         now = self.clock()
-        states: list[SensorState] = []
-        missing: list[str] = []
-        for device_type, members in discovery.by_device_type().items():
-            points, point_ids = self._points(device_type)
-            if not points:
-                continue
-            readings = await self.cloud.realtime(
-                device_type=device_type,
-                ps_keys=[device.ps_key if device else plant.ps_key for plant, device in members],
-                point_ids=point_ids,
-            )
-            for plant, device in members:
-                reading = readings.get(device.ps_key if device else plant.ps_key)
-                if reading is None:
-                    missing.append(f"{plant.name} {device.label}" if device else plant.name)
-                    continue
-                states += self._builder.reading_states(plant, device, reading, points, now=now)
-        error = f"iSolarCloud sent no real-time data for {', '.join(missing)}" if missing else ""
-        self._last_success = datetime.now(UTC).replace(microsecond=0)
-        published = await self._publish(states + self._diagnostics(error), now)
-        if missing:
-            raise ISolarCloudResponseError(error)
+        fetched = await self._fetch(discovery, now)
+        published = await self._publish(fetched.states, now)
+        moment = datetime.fromtimestamp(now, UTC).replace(microsecond=0)
+        self._last_success |= dict.fromkeys(fetched.complete, moment)
+        if fetched.stop is not None:
+            raise fetched.stop
+        failing = "; ".join(self._cloud_failures().values())
+        published += await self._publish(self._diagnostics(failing), now)
+        if failing:
+            raise CycleIncompleteError(failing)
         return CycleReport(
             plants=len(discovery.plants),
             devices=sum(1 for _ in discovery.devices()),
             sensors=published,
         )
+
+    async def _fetch(self, discovery: Discovery, now: float) -> _Fetched:
+        """Read each device type in one call; one that fails does not stop the others."""
+        states: list[SensorState] = []
+        short: set[str] = set()  # plants some of whose data did not come
+        for device_type, members in discovery.by_device_type().items():
+            points, point_ids = self._points(device_type)
+            if not points:
+                continue
+            source = f"{self.catalog.get(device_type).name} data (device type {device_type})"
+            try:
+                readings = await self.cloud.realtime(
+                    device_type=device_type,
+                    ps_keys=[
+                        device.ps_key if device else plant.ps_key for plant, device in members
+                    ],
+                    point_ids=point_ids,
+                )
+            except (ISolarCloudAuthenticationError, ISolarCloudRateLimitError) as err:
+                return _Fetched(states, complete=set(), stop=err)
+            except ISolarCloudError as err:
+                self._failures.failed(source, f"Cannot read the {source}: {err}")
+                short.update(plant.ps_id for plant, _ in members)
+                continue
+            finally:
+                self.expect_progress(STEP_LIMIT)
+            self._failures.recovered(source)
+            for plant, device in members:
+                reading = readings.get(device.ps_key if device else plant.ps_key)
+                name = f"{plant.name} {device.label}" if device else plant.name
+                if reading is None:
+                    self._failures.failed(name, f"iSolarCloud sent no real-time data for {name}")
+                    short.add(plant.ps_id)
+                    continue
+                self._failures.recovered(name)
+                states += self._builder.reading_states(plant, device, reading, points, now=now)
+        complete = {entry.plant.ps_id for entry in discovery.plants} - short
+        return _Fetched(states, complete=complete, stop=None)
+
+    def _cloud_failures(self) -> dict[str, str]:
+        """Return the failing sources of cloud data (not Home Assistant, not the loop)."""
+        return {
+            source: message
+            for source, message in self._failures.failing.items()
+            if source not in _LOOP_SOURCES
+        }
 
     def _points(self, device_type: int) -> tuple[tuple[PointSpec, ...], list[str]]:
         """Return a device type's published points and the ids to ask for (kept per type)."""
@@ -182,6 +241,7 @@ class Poller:
                 now = loop.time()
                 periods = math.floor((now - start) / self.scan_interval) + 1
                 due = max(start + periods * self.scan_interval, now + pause)
+                self.expect_progress(due - now + STEP_LIMIT)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(stopping), due - now)
         finally:
@@ -191,24 +251,17 @@ class Poller:
         """Run a cycle, log what failed; return a minimum pause before the next one."""
         try:
             report = await self.run_once()
+        except CycleIncompleteError:
+            self._cycle_worked()
+            return 0.0  # each failing source was logged when it started failing
         except HomeAssistantError as err:
             self._failures.failed("Home Assistant", f"{err}; trying again at the next poll")
             return 0.0
         except Exception as err:  # noqa: BLE001 - the loop must outlive a bug in one cycle
             pause = self._fetch_failed(err)
-            await self._report_failure(str(err))
+            await self._report_failure()
             return pause
-        self._auth_retry = AUTH_RETRY_FIRST
-        self._frequency_pause = FREQUENCY_PAUSE_FIRST
-        for source in (
-            "iSolarCloud login",
-            "iSolarCloud quota",
-            "iSolarCloud",
-            "Home Assistant",
-            "The poll cycle",
-        ):
-            self._failures.recovered(source)
-        self._watch_call_rate()
+        self._cycle_worked()
         self._cycles += 1
         _LOGGER.log(
             logging.INFO if self._cycles == 1 else logging.DEBUG,
@@ -219,6 +272,14 @@ class Poller:
             self.scan_interval,
         )
         return 0.0
+
+    def _cycle_worked(self) -> None:
+        """Reset the backoffs and say once that the failing parts of the loop work again."""
+        self._auth_retry = AUTH_RETRY_FIRST
+        self._frequency_pause = FREQUENCY_PAUSE_FIRST
+        for source in _LOOP_SOURCES:
+            self._failures.recovered(source)
+        self._watch_call_rate()
 
     def _fetch_failed(self, err: Exception) -> float:
         """Log a failed fetch once; return the pause it calls for."""
@@ -254,29 +315,30 @@ class Poller:
     def _quota_pause(self, code: str | None) -> float:
         """Return how long a quota or frequency error keeps the add-on from calling."""
         now = self.clock()
-        if code == "E999":  # hourly quota: it renews at the next full hour
+        pause = pause_of(code)
+        if pause is Pause.NEXT_HOUR:  # the hourly quota renews at the next full hour
             return 3600 - now % 3600 + QUOTA_MARGIN
-        if code == "E998":  # monthly quota: it renews on the first of the next month (UTC)
+        if pause is Pause.NEXT_MONTH:  # the monthly one on the first of the next month (UTC)
             today = datetime.fromtimestamp(now, UTC)
             first = datetime(today.year + today.month // 12, today.month % 12 + 1, 1, tzinfo=UTC)
             return first.timestamp() - now + QUOTA_MARGIN
-        if code == "E916":  # logins too frequent
+        if pause is Pause.LOGIN:
             return LOGIN_PAUSE
-        pause = self._frequency_pause  # E901 calls too frequent, E903 IP changes: back off
-        self._frequency_pause = min(pause * 2, FREQUENCY_PAUSE_MAX)
-        return pause
+        backoff = self._frequency_pause
+        self._frequency_pause = min(backoff * 2, FREQUENCY_PAUSE_MAX)
+        return backoff
 
     def _watch_call_rate(self) -> None:
         """Warn once when the calls of the past hour reach 80 % of the hourly budget."""
         calls = self.cloud.gateway.calls.last_hour(time.time())
         if calls >= CALL_BUDGET_WARNING * HOURLY_CALL_BUDGET:
-            self._failures.failed(
+            self._notes.failed(
                 "The call rate",
                 f"{calls} calls to iSolarCloud in the last hour: 80 % of the hourly budget of "
                 f"about {HOURLY_CALL_BUDGET}; raise 'scan_interval' or narrow 'plants'",
             )
         else:
-            self._failures.failing.pop("The call rate", None)
+            self._notes.failing.pop("The call rate", None)
 
     async def _publish(self, states: list[SensorState], now: float) -> int:
         """Publish, with the sensors gone silent marked unavailable; return how many."""
@@ -284,6 +346,7 @@ class Poller:
         states += freshness.lapsed({state.entity_id for state in states}, now)
         freshness.published(states, now)
         self.guard.save()
+        self.expect_progress(STEP_LIMIT)
         report = await self.publisher.publish(states)
         if report.restored:
             _LOGGER.info("Home Assistant had lost the sensors (a restart); sent them all again")
@@ -297,12 +360,16 @@ class Poller:
             state
             for entry in self.discovery.plants
             for state in self._builder.diagnostic_states(
-                entry.plant, last_success=self._last_success, calls_last_hour=calls, error=error
+                entry.plant,
+                last_success=self._last_success.get(entry.plant.ps_id),
+                calls_last_hour=calls,
+                error=error,
             )
         ]
 
-    async def _report_failure(self, error: str) -> None:
+    async def _report_failure(self) -> None:
         """Tell Home Assistant about a failed cycle: last error, and what has gone stale."""
+        error = "; ".join(self._failures.failing.values())
         try:
             await self._publish(self._diagnostics(error), self.clock())
         except HomeAssistantError as err:
@@ -319,15 +386,57 @@ class Poller:
             _LOGGER.debug("Daily counters restart at midnight in %s", name)
 
     async def _discover(self) -> Discovery:
-        """Return the plants and devices, asking the cloud at most once an hour."""
+        """Return the plants and devices, asking the cloud at most once an hour.
+
+        When asking again fails for a reason other than a credential or a quota, the plants
+        and devices found before stay in use and the question is asked again later.
+        """
         now = self.clock()
         known = self.discovery
         if known is not None and 0 <= now - known.found_at < DISCOVERY_INTERVAL:
             return known
-        discovery = await discover(self.cloud, wanted=self.wanted_plants, now=now)
+        if known is not None and now < self._discovery_due:
+            return known
+        source = "Finding the plants and devices"
+        try:
+            discovery = await discover(self.cloud, wanted=self.wanted_plants, now=now)
+        except (ISolarCloudAuthenticationError, ISolarCloudRateLimitError):
+            raise
+        except ISolarCloudError as err:
+            if known is None:
+                raise
+            self._discovery_due = now + DISCOVERY_RETRY
+            self._failures.failed(
+                source, f"{err}; keeping the plants and devices found before, asking again later"
+            )
+            return known
+        finally:
+            self.expect_progress(STEP_LIMIT)
+        self._failures.recovered(source)
         if known is None or discovery.plants != known.plants:
             _LOGGER.info("%s", describe(discovery))
+        for entry in discovery.plants:
+            plant = entry.plant
+            unlisted = f"The device list of plant {plant.name}"
+            if plant.ps_id in discovery.unlisted:
+                self._notes.failed(
+                    unlisted,
+                    f"Cannot list the devices of plant {plant.name} "
+                    f"({discovery.unlisted[plant.ps_id]}); publishing the plant's own sensors only",
+                )
+            else:
+                self._notes.recovered(unlisted)
         self.discovery = discovery
         if self.on_discovery is not None:
             self.on_discovery(discovery)
         return discovery
+
+
+# The sources that are not a part of the cloud's data: logged, but not the cycle's last_error.
+_LOOP_SOURCES = (
+    "iSolarCloud login",
+    "iSolarCloud quota",
+    "iSolarCloud",
+    "Home Assistant",
+    "The poll cycle",
+)

@@ -17,7 +17,7 @@ from .crypto import load_public_key
 from .discovery import Discovery
 from .exceptions import ISolarCloudAuthenticationError, StateFileError, SungrowAddonError
 from .guard import CounterGuard
-from .health import HEARTBEAT_FILE, beat
+from .health import HEARTBEAT_FILE, Heartbeat
 from .homeassistant import HomeAssistant
 from .isolarcloud import ISolarCloud
 from .naming import EntityNames
@@ -28,7 +28,7 @@ from .transport import Gateway
 from .watcher import CoreWatcher
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
     from pathlib import Path
 
     from .homeassistant import Publisher
@@ -93,7 +93,12 @@ async def run(
             if isinstance(publisher, HomeAssistant)
             else None
         )
-        await _run_forever(poller, watcher, environment.data_dir / HEARTBEAT_FILE)
+        heartbeat = Heartbeat(environment.data_dir / HEARTBEAT_FILE)
+        poller.expect_progress = heartbeat.expect_within
+        try:
+            await _run_forever(poller, watcher)
+        finally:
+            heartbeat.stop()
         return EXIT_OK
 
 
@@ -209,13 +214,16 @@ async def _run_once(poller: Poller) -> int:
     return EXIT_OK
 
 
-async def _run_forever(poller: Poller, watcher: CoreWatcher | None, heartbeat: Path) -> None:
+async def _run_forever(poller: Poller, watcher: CoreWatcher | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    beating = asyncio.create_task(beat(heartbeat, stop))
-    watching = asyncio.create_task(watcher.run()) if watcher is not None else None
+    watching = (
+        asyncio.create_task(supervised("Watching Home Assistant for restarts", watcher.run))
+        if watcher is not None
+        else None
+    )
     try:
         await poller.run(stop)
     finally:
@@ -224,10 +232,37 @@ async def _run_forever(poller: Poller, watcher: CoreWatcher | None, heartbeat: P
             watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watching
-        await beating
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
     _LOGGER.info("Stopped")
+
+
+async def supervised(
+    name: str,
+    run: Callable[[], Awaitable[None]],
+    *,
+    retry_first: float = 1.0,
+    retry_max: float = 300.0,
+) -> None:
+    """Run a background task until it returns or is cancelled, restarting it after a crash.
+
+    The first crash is logged with its traceback (it is a bug); the restarts back off.
+    """
+    loop = asyncio.get_running_loop()
+    retry = retry_first
+    while True:
+        started = loop.time()
+        try:
+            await run()
+        except Exception as err:  # noqa: BLE001 - a bug in a helper task must not end it
+            if loop.time() - started > retry_max:
+                retry = retry_first  # it had worked for a while: a new failure, not the same
+            log = _LOGGER.error if retry == retry_first else _LOGGER.debug
+            log("%s stopped (%s: %s); restarting it", name, type(err).__name__, err, exc_info=err)
+        else:
+            return
+        await asyncio.sleep(retry)
+        retry = min(retry * 2, retry_max)
 
 
 def _load_state(what: str, load: Callable[[], _T | None]) -> _T | None:

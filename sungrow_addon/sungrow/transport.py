@@ -15,70 +15,17 @@ from urllib.parse import urlsplit
 from aiohttp import ClientError, ClientSession
 
 from .crypto import UndecryptableReplyError, decrypt_reply, encrypt_request
+from .errors import CLOCK_SKEW_CODE, SUCCESS, error_for, is_transient
 from .exceptions import (
-    ISolarCloudAuthenticationError,
+    GrantRejectedError,
     ISolarCloudConnectionError,
     ISolarCloudError,
-    ISolarCloudRateLimitError,
     ISolarCloudResponseError,
     ISolarCloudTimeoutError,
 )
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-
-SUCCESS = "1"
-TOKEN_INVALID_CODE = "E00003"  # noqa: S105 - an error code, not a secret
-TOKEN_INVALID_MESSAGE = "er_token_login_invalid"  # noqa: S105 - idem
-CLOCK_SKEW_CODE = "E913"
-
-_CREDENTIAL_ERRORS = {
-    "E00000": "iSolarCloud rejected the appkey (E00000 er_invalid_appkey): check the 'appkey' "
-    "option against the AppKey of your application in the developer portal, and that the "
-    "application is approved",
-    "E00001": "The Open API service of this application has expired (E00001): renew it in the "
-    "iSolarCloud developer portal",
-    "E900": "iSolarCloud does not allow this application to call {path} (E900 Unauthorized "
-    "access): check the application's API permissions in the developer portal",
-    "E902": "This application accepts encrypted calls only (E902 Request is not encrypted): copy "
-    "the RSA public key from the application's page in the developer portal into the "
-    "'rsa_public_key' option",
-    "E906": "iSolarCloud could not decrypt the call's key (E906): check the 'rsa_public_key' "
-    "option against the RSA public key of your application",
-    "E911": "The secret key was not sent (E911): set the 'secret_key' option",
-    "E912": "iSolarCloud rejected the secret key (E912 Illegal x-access-key): check the "
-    "'secret_key' option against the Secret Key of your application in the developer portal",
-    "E914": "The appkey and the secret key belong to different applications (E914): copy both "
-    "from the same application in the developer portal",
-    "E918": "iSolarCloud refused this IP address (E918, IP whitelist): allow it in the "
-    "application's settings in the developer portal",
-    "E919": "iSolarCloud refused this account (E919, user whitelist): add the account to the "
-    "application's user whitelist in the developer portal",
-}
-
-# Internal gateway errors, a reused nonce (a new call has a new one) and HTTP 429.
-_TRANSIENT_CODES = frozenset({"-1", "000", "E910", "HTTP 429"})
-
-_RATE_LIMITS = {
-    "E999": "the hourly call quota of the application is used up (E999)",
-    "E998": "the monthly call quota of the application is used up (E998)",
-    "E901": "calls are too frequent (E901)",
-    "E916": "logins are too frequent (E916)",
-    "E903": "the IP address changes too often (E903)",
-}
-
-
-class TokenRejectedError(ISolarCloudAuthenticationError):
-    """The session or access token is invalid or expired."""
-
-
-class GrantRejectedError(ISolarCloudAuthenticationError):
-    """The OAuth2 token endpoint refused a code or a refresh token (invalid_grant)."""
-
-    def __init__(self, detail: str, *, code: str) -> None:
-        """Keep the cloud's own explanation apart for messages."""
-        super().__init__(f"iSolarCloud refused the grant ({detail})", code=code)
-        self.detail = detail
 
 
 @dataclass
@@ -146,7 +93,7 @@ class Gateway:
             try:
                 return await self._post_once(path, body, headers)
             except ISolarCloudError as err:
-                if not _transient(err):
+                if not is_transient(err):
                     raise
             # Exponential backoff with jitter, so that many clients do not retry in step.
             jitter = random.uniform(0.5, 1.5)  # noqa: S311 - timing, not security
@@ -171,8 +118,7 @@ class Gateway:
             data, aes_key = sealed.body, sealed.aes_key
         status, text = await self._send("POST", path, data=data, headers=headers)
         if status != 200:  # noqa: PLR2004
-            msg = f"iSolarCloud answered {path} with HTTP {status}"
-            raise ISolarCloudResponseError(msg, code=f"HTTP {status}")
+            raise _http_error(path, status, text)
         if aes_key is not None:
             try:
                 text = decrypt_reply(text, aes_key)
@@ -217,16 +163,6 @@ class Gateway:
         return int(time.time() * 1000) + self._clock_offset_ms
 
 
-def _transient(err: ISolarCloudError) -> bool:
-    """Return True for failures a retry can cure: network, 5xx, garbled or internal errors."""
-    if isinstance(err, ISolarCloudConnectionError):
-        return True
-    if isinstance(err, ISolarCloudAuthenticationError | ISolarCloudRateLimitError):
-        return False
-    code = getattr(err, "code", None)
-    return code is None or code in _TRANSIENT_CODES or code.startswith("HTTP 5")
-
-
 def _envelope(path: str, text: str) -> dict[str, Any]:
     try:
         envelope = json.loads(text)
@@ -254,15 +190,25 @@ def _timestamp_ms(text: str) -> int | None:
 
 
 def _error(path: str, code: str, envelope: dict[str, Any]) -> ISolarCloudError:
-    message = str(envelope.get("result_msg") or "")
-    if code == TOKEN_INVALID_CODE or message == TOKEN_INVALID_MESSAGE:
-        return TokenRejectedError("iSolarCloud rejected the token", code=code)
     if envelope.get("error") == "invalid_grant":
-        detail = envelope.get("error_description") or message or "invalid_grant"
-        return GrantRejectedError(str(detail), code=code)
-    if code in _CREDENTIAL_ERRORS:
-        return ISolarCloudAuthenticationError(_CREDENTIAL_ERRORS[code].format(path=path), code=code)
-    if code in _RATE_LIMITS:
-        return ISolarCloudRateLimitError(f"iSolarCloud: {_RATE_LIMITS[code]}", code=code)
-    detail = f" {message}" if message else ""
-    return ISolarCloudResponseError(f"iSolarCloud answered {path} with {code}{detail}", code=code)
+        detail = envelope.get("error_description") or envelope.get("result_msg")
+        return GrantRejectedError(str(detail or "invalid_grant"), code=code)
+    return error_for(path, code, str(envelope.get("result_msg") or ""))
+
+
+def _http_error(path: str, status: int, text: str) -> ISolarCloudError:
+    """Return the error of a non-200 answer, with what a JSON body says (OAuth's `error`)."""
+    code = f"HTTP {status}"
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return error_for(path, code)
+    if body.get("error") == "invalid_grant":
+        detail = body.get("error_description") or body.get("result_msg") or "invalid_grant"
+        return GrantRejectedError(f"{code}: {detail}", code=code)
+    if body.get("result_code") not in (None, SUCCESS):
+        return _error(path, str(body["result_code"]), body)
+    detail = body.get("error_description") or body.get("error") or body.get("message") or ""
+    return error_for(path, code, str(detail))

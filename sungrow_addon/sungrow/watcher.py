@@ -17,7 +17,11 @@ from typing import TYPE_CHECKING
 
 from aiohttp import ClientError, WSMessageTypeError, WSMsgType
 
-from .exceptions import HomeAssistantAuthenticationError, HomeAssistantConnectionError
+from .exceptions import (
+    HomeAssistantAuthenticationError,
+    HomeAssistantConnectionError,
+    HomeAssistantError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -81,8 +85,9 @@ class CoreWatcher:
         _LOGGER.info("Home Assistant is back: publishing every sensor again")
         try:
             await self.on_return()
-        except HomeAssistantConnectionError as err:
-            _LOGGER.debug("Publishing after the restart failed (%s); the next poll retries", err)
+        except HomeAssistantError as err:
+            # Whatever Home Assistant answered, the next poll publishes again: keep watching.
+            _LOGGER.warning("Publishing after the restart failed (%s); the next poll retries", err)
 
     async def _log_in(self, socket: ClientWebSocketResponse) -> None:
         async with asyncio.timeout(self.timeout):

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from .household import Household
 from .plants import SimPlant, hybrid_plant, micro_plant, pv_plant
+from .quirks import AUSTRALIAN_EXPIRY, EUROPEAN_EXPIRY, Quirks, RefreshRefusal
 from .server import Call, CloudSimulator, Fault, SimApp
 from .v1 import SimAccount
 
@@ -18,14 +19,18 @@ DEMO_USERNAME = "demo@example.com"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - the simulator's own public demo account
 
 __all__ = [
+    "AUSTRALIAN_EXPIRY",
     "DEMO_APPKEY",
     "DEMO_PASSWORD",
     "DEMO_SECRET_KEY",
     "DEMO_USERNAME",
+    "EUROPEAN_EXPIRY",
     "Call",
     "CloudSimulator",
     "Fault",
     "Household",
+    "Quirks",
+    "RefreshRefusal",
     "SimAccount",
     "SimApp",
     "SimPlant",

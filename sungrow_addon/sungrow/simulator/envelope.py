@@ -39,16 +39,22 @@ MESSAGES = {
 
 
 class SimError(Exception):
-    """A documented error answer, with any extra top-level fields (OAuth's `error`)."""
+    """An error answer, with any extra top-level fields (OAuth's `error`) and its HTTP status."""
 
     def __init__(
-        self, code: str, message: str | None = None, *, extra: dict[str, Any] | None = None
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+        http_status: int = 200,
     ) -> None:
         """Use the gateway's own message for the code unless a specific one is given."""
         super().__init__(code)
         self.code = code
         self.message = message or MESSAGES.get(code, "error")
         self.extra = extra or {}
+        self.http_status = http_status
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ see (a V1 account's, or those an OAuth user authorised) at one moment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .catalog import point_dict
@@ -14,6 +14,7 @@ from .envelope import SimError
 from .plants import PLANT
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
 
     from .plants import SimDevice, SimPlant
@@ -30,10 +31,11 @@ _THREE_DECIMALS = frozenset(
 
 @dataclass(frozen=True)
 class View:
-    """The plants a caller may see, at one moment."""
+    """The plants a caller may see, at one moment, and values that replace the household's."""
 
     plants: tuple[SimPlant, ...]
     now: datetime
+    point_values: Mapping[tuple[int, int], float | None] = field(default_factory=dict)
 
 
 def plant_list(
@@ -58,7 +60,7 @@ def device_list(
     wanted = body.get("device_type_list") or []
     if not isinstance(wanted, list):
         raise SimError("010")
-    types = {_integer(device_type) for device_type in wanted}
+    types = {integer(device_type) for device_type in wanted}
     if None in types:
         raise SimError("010")
     devices = [
@@ -78,7 +80,7 @@ def device_realtime(
     view: View, body: dict[str, Any], *, failed: str = "fail_ps_key_list"
 ) -> dict[str, Any]:
     """Answer devices' real-time data, sorted by ps_key; unknown keys are listed in `failed`."""
-    device_type = _integer(body.get("device_type"))
+    device_type = integer(body.get("device_type"))
     if device_type is None:
         raise SimError("009")
     ids = _point_ids(body)
@@ -103,7 +105,7 @@ def device_realtime(
         else:
             found[match[1].ps_key] = match
     points = [
-        {"device_point": _device_point(plant, device, ids, view.now)}
+        {"device_point": _device_point(plant, device, ids, view)}
         for plant, device in (found[ps_key] for ps_key in sorted(found))
     ]
     answer: dict[str, Any] = {failed: missing, "device_point_list": points}
@@ -117,7 +119,7 @@ def plant_realtime(view: View, body: dict[str, Any]) -> dict[str, Any]:
     wanted = {str(ps_id) for ps_id in _required_list(body, "ps_id_list")}
     ids = _point_ids(body)
     rows = [
-        {"ps_id": plant.ps_id, **_values(plant, plant.devices[0], ids, view.now)}
+        {"ps_id": plant.ps_id, **_values(plant, plant.devices[0], ids, view)}
         for plant in sorted(view.plants, key=lambda plant: plant.ps_id)
         if str(plant.ps_id) in wanted
     ]
@@ -173,9 +175,7 @@ def _device_entry(device: SimDevice, *, english: bool) -> dict[str, Any]:
     }
 
 
-def _device_point(
-    plant: SimPlant, device: SimDevice, ids: list[int], now: datetime
-) -> dict[str, Any]:
+def _device_point(plant: SimPlant, device: SimDevice, ids: list[int], view: View) -> dict[str, Any]:
     return {
         "ps_key": device.ps_key,
         "ps_id": plant.ps_id,
@@ -185,17 +185,18 @@ def _device_point(
         "communication_dev_sn": device.communication_sn,
         "dev_status": 1,
         "dev_fault_status": 4,
-        "device_time": plant.local_time(now).strftime("%Y%m%d%H%M%S"),
-        **_values(plant, device, ids, now),
+        "device_time": plant.local_time(view.now).strftime("%Y%m%d%H%M%S"),
+        **_values(plant, device, ids, view),
     }
 
 
-def _values(plant: SimPlant, device: SimDevice, ids: list[int], now: datetime) -> dict[str, Any]:
-    snapshot = plant.household.snapshot(plant.local_time(now))
+def _values(plant: SimPlant, device: SimDevice, ids: list[int], view: View) -> dict[str, Any]:
+    snapshot = plant.household.snapshot(plant.local_time(view.now))
     values: dict[str, Any] = {}
     for point_id in ids:
         read = device.points.get(point_id)
         value = read(snapshot) if read is not None else None
+        value = view.point_values.get((device.device_type, point_id), value)
         values[f"p{point_id}"] = None if value is None else _wire_value(point_id, value)
     return values
 
@@ -221,7 +222,7 @@ def _point_ids(body: dict[str, Any]) -> list[int]:
     point_ids = _required_list(body, "point_id_list")
     if len(point_ids) > MAX_POINT_IDS:
         raise SimError("010", "Parameters point_id_list size is over 100")
-    ids = [_integer(point_id) for point_id in point_ids]
+    ids = [integer(point_id) for point_id in point_ids]
     valid = [point_id for point_id in ids if point_id is not None]
     if len(valid) != len(ids):
         raise SimError("010")
@@ -231,13 +232,13 @@ def _point_ids(body: dict[str, Any]) -> list[int]:
 def _paging(body: dict[str, Any], keys: tuple[str, str]) -> tuple[int, int]:
     if any(key not in body for key in keys):
         raise SimError("009")
-    page, size = (_integer(body[key]) for key in keys)
+    page, size = (integer(body[key]) for key in keys)
     if page is None or size is None or page < 1 or size < 1:
         raise SimError("010")
     return page, size
 
 
-def _integer(value: object) -> int | None:
+def integer(value: object) -> int | None:
     """Accept an int or a numeric string, as the gateway does; None for anything else."""
     if isinstance(value, bool):
         return None

@@ -24,6 +24,7 @@ from .crypto import GatewayKey, ReplayGuard, aes_decrypt, aes_encrypt
 from .envelope import MESSAGES, Answer, SimError, envelope
 from .monitoring import OAUTH_PAGING, View
 from .oauth import Grant, Lifetimes, OAuthServer
+from .quirks import Quirks, RefreshRefusal
 from .v1 import V1Sessions
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ LOGIN_PATH = "/openapi/login"
 CODE_GRANT_PATH = "/openapi/apiManage/token"
 REFRESH_PATH = "/openapi/apiManage/refreshToken"
 TIMESTAMP_PATH = "/timestamp"
+TOKEN_INVALID = "E00003"  # noqa: S105 - an error code
 V1_DATA: dict[str, DataCall] = {
     "/openapi/getPowerStationList": monitoring.plant_list,
     "/openapi/getDeviceList": monitoring.device_list,
@@ -109,10 +111,12 @@ class Fault:
 
     An error `code` answers with that envelope (plaintext, as from the gateway's edge);
     `http_status`/`text` with a raw HTTP answer; `disconnect` drops the connection without an
-    answer; a `delay` alone only slows the normal answer.
+    answer; a `delay` alone only slows the normal answer. With a `device_type`, only a call
+    for that device type matches.
     """
 
     path: str | None
+    device_type: int | None = None
     code: str | None = None
     http_status: int = 200
     text: str | None = None
@@ -144,6 +148,7 @@ class CloudSimulator:
     require_sys_code: bool = True
     max_failed_logins: int = 5
     hourly_quota: int | None = None
+    quirks: Quirks = field(default_factory=Quirks)
 
     calls: list[Call] = field(default_factory=list, init=False)
     faults: list[Fault] = field(default_factory=list, init=False)
@@ -216,7 +221,7 @@ class CloudSimulator:
         headers = {key.lower(): value for key, value in request.headers.items()}
         encrypted = "x-random-secret-key" in headers
         exchange = _Exchange(None if encrypted else _json_object(raw), encrypted=encrypted)
-        fault = self._take_fault(request.path)
+        fault = self._take_fault(request.path, exchange.body)
         if fault is not None:
             await asyncio.sleep(fault.delay)
             if fault.disconnect and request.transport is not None:
@@ -238,10 +243,13 @@ class CloudSimulator:
             code, message = "1", "success"
         except SimError as err:
             answer, code, message = Answer(None, err.extra), err.code, err.message
+            status = err.http_status
+        else:
+            status = 200
         self._record(request.path, headers, exchange, code)
         reply = envelope(code, message, answer.data, answer.extra)
-        if exchange.key is None:
-            return web.json_response(reply)
+        if exchange.key is None or status != 200:  # noqa: PLR2004
+            return web.json_response(reply, status=status)
         return web.Response(
             text=aes_encrypt(exchange.key, json.dumps(reply)), content_type="application/json"
         )
@@ -249,9 +257,10 @@ class CloudSimulator:
     def _record(self, path: str, headers: dict[str, str], exchange: _Exchange, code: str) -> None:
         self.calls.append(Call(path, headers, exchange.body, code, exchange.encrypted))
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, path: str, body: dict[str, Any] | None) -> Fault | None:
+        device_type = monitoring.integer((body or {}).get("device_type"))
         for index, fault in enumerate(self.faults):
-            if fault.path in (None, path):
+            if fault.path in (None, path) and fault.device_type in (None, device_type):
                 return self.faults.pop(index)
         return None
 
@@ -350,7 +359,14 @@ class CloudSimulator:
         )
 
     def _refresh_token(self, app: SimApp, _headers: dict[str, str], body: dict[str, Any]) -> Answer:
-        return self._oauth.refresh(app.appkey, body, now=self.clock(), lifetimes=self._lifetimes())
+        try:
+            return self._oauth.refresh(
+                app.appkey, body, now=self.clock(), lifetimes=self._lifetimes()
+            )
+        except SimError as err:
+            if err.extra.get("error") != "invalid_grant":
+                raise
+            return _refused_refresh(self.quirks.refresh_refusal, err)
 
     def _lifetimes(self) -> Lifetimes:
         return Lifetimes(access=self.access_token_ttl, refresh=self.refresh_token_ttl)
@@ -358,17 +374,47 @@ class CloudSimulator:
     def _v1_data(
         self, call: DataCall, _app: SimApp, headers: dict[str, str], body: dict[str, Any]
     ) -> Any:
-        account = self._sessions.account(headers, body, now=self.clock(), ttl=self.token_ttl)
-        return call(self._view(account.ps_ids), body)
+        try:
+            account = self._sessions.account(headers, body, now=self.clock(), ttl=self.token_ttl)
+        except SimError as err:
+            raise self._token_error(err) from None
+        return self._data(call, account.ps_ids, body)
 
     def _platform_data(
         self, call: DataCall, app: SimApp, headers: dict[str, str], body: dict[str, Any]
     ) -> Any:
-        grant = self._oauth.bearer(app.appkey, headers, self.clock())
-        return call(self._view(grant.ps_ids), body)
+        try:
+            grant = self._oauth.bearer(app.appkey, headers, self.clock())
+        except SimError as err:
+            raise self._token_error(err) from None
+        return self._data(call, grant.ps_ids, body)
 
-    def _view(self, ps_ids: tuple[int, ...]) -> View:
-        return View(tuple(p for p in self.plants if p.ps_id in ps_ids), self.clock())
+    def _token_error(self, err: SimError) -> SimError:
+        return self.quirks.token_refused() if err.code == TOKEN_INVALID else err
+
+    def _data(self, call: DataCall, ps_ids: tuple[int, ...], body: dict[str, Any]) -> Any:
+        realtime = getattr(call, "func", call) is monitoring.device_realtime
+        if realtime and monitoring.integer(body.get("device_type")) in self.quirks.plan_excludes:
+            raise SimError("E900")
+        view = View(
+            tuple(p for p in self.plants if p.ps_id in ps_ids),
+            self.clock(),
+            self.quirks.point_values,
+        )
+        return call(view, body)
+
+
+def _refused_refresh(shape: RefreshRefusal, refusal: SimError) -> Answer:
+    """Answer a dead refresh token in the recorded `shape`."""
+    if shape is RefreshRefusal.INVALID_GRANT:
+        raise refusal
+    if shape is RefreshRefusal.RESULT_CODE:
+        raise SimError("2", refusal.message)
+    if shape is RefreshRefusal.HTTP_400:
+        raise SimError(refusal.code, refusal.message, extra=refusal.extra, http_status=400)
+    if shape is RefreshRefusal.NO_ACCESS_TOKEN:
+        return Answer({"code": "1", "token_type": "bearer"})
+    return Answer({"code": "-2" if shape is RefreshRefusal.EXPIRED else "5"})
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:
