@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from unittest.mock import Mock
 import aiohttp
 import aioresponses.core as aioresponses_core
 import pytest
+from aiohttp import web
 from aioresponses import aioresponses
 from const import APPKEY, HA_TOKEN, PASSWORD, PS_ID, SECRET_KEY, USER_ID, USERNAME
 from fake_homeassistant import FakeHomeAssistant
@@ -35,6 +37,20 @@ REDIRECT = "https://example.com/callback"
 FIXTURES = Path(__file__).parent / "fixtures"
 # Noon in summer in the plant's zone (Europe/Berlin): the PV curve is well up.
 NOON = datetime(2026, 6, 21, 10, 2, tzinfo=UTC)
+
+
+@asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    """Serve an aiohttp application on loopback; yield its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 def load_fixture(name: str) -> Any:

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
+
+    Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Home Assistant's own rule for entity ids (core `VALID_ENTITY_ID`).
 VALID_ENTITY_ID = re.compile(r"^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)$")
@@ -42,6 +44,9 @@ class FakeHomeAssistant:
     status_override: int | None = None
     time_zone: str = "Europe/Berlin"
     websocket_logins: int = 0
+    close_after_login: bool = False
+    fetched: list[str] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)
     _down_until: float = 0.0
     _sockets: set[web.WebSocketResponse] = field(default_factory=set, repr=False)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition, repr=False)
@@ -55,11 +60,12 @@ class FakeHomeAssistant:
     @asynccontextmanager
     async def serve(self) -> AsyncIterator[str]:
         """Serve on loopback; yield the API base URL (the value of HA_API_URL)."""
-        app = web.Application()
+        app = web.Application(middlewares=[self._record])
         app.router.add_get("/api/", self._api_root)
         app.router.add_get("/api/config", self._config)
         app.router.add_get("/api/websocket", self._websocket)
         app.router.add_post("/api/states/{entity_id}", self._post_state)
+        app.router.add_get("/api/states/{entity_id}", self._get_state)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -95,6 +101,9 @@ class FakeHomeAssistant:
             return socket
         await socket.send_json({"type": "auth_ok", "ha_version": "2025.4.4"})
         self.websocket_logins += 1
+        if self.close_after_login:
+            await socket.close()
+            return socket
         self._sockets.add(socket)
         try:
             async for _message in socket:
@@ -117,6 +126,23 @@ class FakeHomeAssistant:
         if not self._authorized(request):
             return web.json_response({"message": "401: Unauthorized"}, status=401)
         return web.json_response({"time_zone": self.time_zone, "unit_system": {}})
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Note every request's method and raw path, whatever it asks for."""
+        self.requests.append((request.method, request.raw_path))
+        return await handler(request)
+
+    async def _get_state(self, request: web.Request) -> web.Response:
+        entity_id = request.match_info["entity_id"]
+        self.fetched.append(entity_id)
+        if self.down:
+            return web.Response(status=502, text="Bad Gateway")
+        if not self._authorized(request):
+            return web.json_response({"message": "401: Unauthorized"}, status=401)
+        if entity_id not in self.states:
+            return web.json_response({"message": "Entity not found."}, status=404)
+        return web.json_response(self.states[entity_id])
 
     async def _post_state(self, request: web.Request) -> web.Response:
         entity_id = request.match_info["entity_id"]

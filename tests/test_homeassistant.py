@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 import pytest
+from aiohttp import web
+from conftest import serve
 from const import HA_TOKEN
 from yarl import URL
 
@@ -109,6 +111,54 @@ async def test_refused_state_quotes_home_assistant(
 
     with pytest.raises(HomeAssistantError, match="Invalid entity ID specified"):
         await home_assistant.set_state(POWER)
+
+
+async def test_a_redirect_is_not_followed_with_the_token() -> None:
+    """A 307 to another address is an error: the token never goes there."""
+    stolen: list[str | None] = []
+
+    async def steal(request: web.Request) -> web.Response:
+        stolen.append(request.headers.get("Authorization"))
+        return web.json_response({}, status=201)
+
+    elsewhere = web.Application()
+    elsewhere.router.add_route("*", "/{tail:.*}", steal)
+    async with serve(elsewhere) as elsewhere_url:
+
+        async def redirect(_request: web.Request) -> web.Response:
+            raise web.HTTPTemporaryRedirect(f"{elsewhere_url}/api/states/x")
+
+        core = web.Application()
+        core.router.add_route("*", "/{tail:.*}", redirect)
+        async with serve(core) as url, aiohttp.ClientSession() as session:
+            publisher = HomeAssistant(session=session, token=HA_TOKEN, api_url=f"{url}/api")
+            with pytest.raises(HomeAssistantError, match="redirect") as raised:
+                await publisher.set_state(POWER)
+
+    assert stolen == []
+    assert elsewhere_url not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "entity_id",
+    [
+        "sensor.sungrow_x/../../services/homeassistant/stop",
+        "sensor.sungrow_x?y=1",
+        "sensor.sungrow__x",
+        "sensor.sungrow_é",
+        "sensor.",
+    ],
+)
+async def test_an_invalid_entity_id_is_never_sent(
+    responses: aioresponses, home_assistant: HomeAssistant, entity_id: str
+) -> None:
+    """An id Home Assistant would refuse, or that would change the URL, is not sent at all."""
+    state = SensorState(entity_id=entity_id, state="1", attributes={})
+
+    with pytest.raises(HomeAssistantError, match="invalid entity id"):
+        await home_assistant.set_state(state)
+
+    assert not responses.requests
 
 
 async def test_timeout(responses: aioresponses, home_assistant: HomeAssistant) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from conftest import account_cloud, load_fixture
+from aioresponses import CallbackResult
+from conftest import account_cloud, load_fixture, serve
 from const import APPKEY, PASSWORD, SECRET_KEY, USERNAME
 from yarl import URL
 
@@ -21,8 +23,12 @@ from sungrow.exceptions import (
     ISolarCloudResponseError,
     ISolarCloudTimeoutError,
 )
+from sungrow.isolarcloud import MAX_PAGES
+from sungrow.transport import MAX_REPLY_BYTES
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from aioresponses import aioresponses
 
     from sungrow.isolarcloud import ISolarCloud
@@ -73,7 +79,7 @@ def envelope(code: str, message: str = "", data: Any = None) -> dict[str, Any]:
     return {"req_serial_num": "x", "result_code": code, "result_msg": message, "result_data": data}
 
 
-def plants_page(count: int, *, start: int = 0, total: int | None = None) -> dict[str, Any]:
+def plants_page(count: int, *, start: int = 0, total: Any = None) -> dict[str, Any]:
     """Return one page of getPowerStationList."""
     items = [{"ps_id": 1000 + start + i, "ps_name": f"Plant {start + i}"} for i in range(count)]
     return envelope("1", "success", {"pageList": items, "rowCount": total or count})
@@ -610,18 +616,217 @@ async def test_the_timeout_also_covers_reading_the_body(session: aiohttp.ClientS
 
     app = web.Application()
     app.router.add_post("/openapi/getPowerStationList", stall)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    cloud = account_cloud(session, f"http://127.0.0.1:{port}", token=TOKEN, request_timeout=0.1)
-    try:
-        with pytest.raises(ISolarCloudTimeoutError):
+    async with serve(app) as url:
+        cloud = account_cloud(session, url, token=TOKEN, request_timeout=0.1)
+        try:
+            with pytest.raises(ISolarCloudTimeoutError):
+                await cloud.plants()
+        finally:
+            release.set()
+
+
+async def test_a_gateway_redirect_is_not_followed_with_the_credentials(
+    session: aiohttp.ClientSession,
+) -> None:
+    """A 307 would resend the secret key and the token elsewhere: it is an error, not retried."""
+    gateway_calls: list[str] = []
+    elsewhere_calls: list[str] = []
+
+    async def steal(request: web.Request) -> web.Response:
+        elsewhere_calls.append(request.path)
+        return web.json_response(load_fixture("power_station_list"))
+
+    elsewhere = web.Application()
+    elsewhere.router.add_route("*", "/{tail:.*}", steal)
+    async with serve(elsewhere) as elsewhere_url:
+        thief = elsewhere_url.replace("//", "//thief:hunter2@")
+
+        async def redirect(request: web.Request) -> web.Response:
+            gateway_calls.append(request.path)
+            raise web.HTTPTemporaryRedirect(f"{thief}/openapi/getPowerStationList")
+
+        gateway = web.Application()
+        gateway.router.add_post("/openapi/getPowerStationList", redirect)
+        async with serve(gateway) as url:
+            cloud = account_cloud(session, url, token=TOKEN)
+            with pytest.raises(ISolarCloudResponseError) as raised:
+                await cloud.plants()
+
+    assert elsewhere_calls == []
+    assert gateway_calls == ["/openapi/getPowerStationList"]
+    assert raised.value.code == "HTTP 307"
+    message = str(raised.value)
+    assert "redirect (HTTP 307)" in message
+    assert "check the 'server_url' option, or 'server'" in message
+    assert "thief" not in message
+    assert "hunter2" not in message
+
+
+async def test_redirects_are_refused_at_the_request(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """Every call asks aiohttp not to follow redirects."""
+    set_token(cloud, TOKEN)
+    responses.post(PLANTS_URL, payload=load_fixture("power_station_list"))
+
+    await cloud.plants()
+
+    (call,) = responses.requests[("POST", URL(PLANTS_URL))]
+    assert call.kwargs["allow_redirects"] is False
+
+
+@asynccontextmanager
+async def gateway_answering(body: bytes, calls: list[str]) -> AsyncIterator[str]:
+    """Serve a gateway that answers the plant list with `body`, recording each call."""
+
+    async def answer(request: web.Request) -> web.Response:
+        calls.append(request.path)
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/openapi/getPowerStationList", answer)
+    async with serve(app) as url:
+        yield url
+
+
+async def test_a_reply_larger_than_4_mib_is_refused(session: aiohttp.ClientSession) -> None:
+    """A body of 4 MiB + 1 byte is not read to the end: a response error, retried as garbage."""
+    calls: list[str] = []
+    async with gateway_answering(b" " * (MAX_REPLY_BYTES + 1), calls) as url:
+        cloud = account_cloud(session, url, token=TOKEN)
+        with pytest.raises(
+            ISolarCloudResponseError,
+            match=r"^iSolarCloud answered /openapi/getPowerStationList with more than 4 MiB$",
+        ):
             await cloud.plants()
-    finally:
-        release.set()
-        await runner.cleanup()
+
+    assert len(calls) == 3
+
+
+async def test_a_reply_of_exactly_4_mib_is_read(session: aiohttp.ClientSession) -> None:
+    """The cap is 4 MiB: a reply of exactly that size is a normal reply."""
+    calls: list[str] = []
+    text = json.dumps(load_fixture("power_station_list"))
+    async with gateway_answering(text.encode().ljust(MAX_REPLY_BYTES), calls) as url:
+        plants = await account_cloud(session, url, token=TOKEN).plants()
+
+    assert [plant.ps_id for plant in plants] == ["5694969"]
+    assert len(calls) == 1
+
+
+async def test_a_reply_that_is_not_utf8_is_not_json(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """Bytes that are not UTF-8 are an unusable body, not a network failure."""
+    set_token(cloud, TOKEN)
+    body = b'{"result_code": "1", "result_msg": "\xff", "result_data": {"pageList": []}}'
+    responses.post(PLANTS_URL, body=body, content_type="application/json", repeat=True)
+
+    with pytest.raises(ISolarCloudResponseError, match="with something that is not JSON"):
+        await cloud.plants()
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [(200, "with something that is not JSON"), (404, "with HTTP 404$")],
+    ids=["envelope", "error-status"],
+)
+async def test_json_nested_too_deeply_is_not_json(
+    responses: aioresponses, cloud: ISolarCloud, status: int, message: str
+) -> None:
+    """A body that makes the JSON parser recurse too deep is an unusable body."""
+    set_token(cloud, TOKEN)
+    responses.post(PLANTS_URL, status=status, body="[" * 100_000, repeat=True)
+
+    with pytest.raises(ISolarCloudResponseError, match=message):
+        await cloud.plants()
+
+
+@pytest.mark.usefixtures("responses")
+async def test_the_host_in_messages_never_shows_the_user_info(
+    session: aiohttp.ClientSession,
+) -> None:
+    """A gateway URL with a user name and password is named by its host and port only."""
+    cloud = account_cloud(session, "https://alice:hunter2@gateway.isolarcloud.eu:8443")
+
+    with pytest.raises(ISolarCloudConnectionError) as raised:
+        await cloud.plants()
+
+    message = str(raised.value)
+    assert message.startswith("Cannot reach iSolarCloud at gateway.isolarcloud.eu:8443 (")
+    assert "alice" not in message
+    assert "hunter2" not in message
+
+
+async def test_a_cloud_that_ignores_the_page_number_costs_two_calls(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """Page 2 repeating page 1 adds nothing new: the listing stops there, without duplicates."""
+    set_token(cloud, TOKEN)
+    responses.post(PLANTS_URL, payload=plants_page(100, total=5000), repeat=True)
+
+    plants = await cloud.plants()
+
+    assert len(plants) == 100
+    assert len({plant.ps_id for plant in plants}) == 100
+    assert [request["body"]["curPage"] for request in sent(responses, PLANTS_URL)] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "row_count",
+    [None, -1, 10_001, "150", 150.0],
+    ids=["missing", "negative", "absurd", "text", "float"],
+)
+async def test_an_unbelievable_row_count_pages_until_a_page_is_not_full(
+    responses: aioresponses, cloud: ISolarCloud, row_count: Any
+) -> None:
+    """Without a believable rowCount, full pages mean "more to come", a short one "the end"."""
+    set_token(cloud, TOKEN)
+    first, second = plants_page(100), plants_page(20, start=100)
+    first["result_data"]["rowCount"] = second["result_data"]["rowCount"] = row_count
+    responses.post(PLANTS_URL, payload=first)
+    responses.post(PLANTS_URL, payload=second)
+
+    plants = await cloud.plants()
+
+    assert len(plants) == 120
+    assert [request["body"]["curPage"] for request in sent(responses, PLANTS_URL)] == [1, 2]
+
+
+async def test_paging_stops_after_the_last_allowed_page(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """A cloud that keeps sending new full pages is asked MAX_PAGES times, not more."""
+    set_token(cloud, TOKEN)
+
+    def next_page(_url: URL, **kwargs: Any) -> CallbackResult:
+        page = json.loads(kwargs["data"])["curPage"]
+        return CallbackResult(payload=plants_page(100, start=100 * page, total=10_000))
+
+    responses.post(PLANTS_URL, callback=next_page, repeat=True)
+
+    plants = await cloud.plants()
+
+    assert len(sent(responses, PLANTS_URL)) == MAX_PAGES == 50
+    assert len(plants) == 5000
+
+
+async def test_plants_with_an_unsafe_ps_id_are_skipped(
+    responses: aioresponses, cloud: ISolarCloud
+) -> None:
+    """A ps_id that is not ASCII digits never becomes a plant (nor an entity, nor a path)."""
+    set_token(cloud, TOKEN)
+    items = [
+        {"ps_id": "x/../../services/homeassistant/stop?", "ps_name": "Trap"},
+        {"ps_id": "²", "ps_name": "Superscript"},
+        {"ps_id": -5, "ps_name": "Negative"},
+        {"ps_id": 42, "ps_name": "Good"},
+    ]
+    responses.post(PLANTS_URL, payload=envelope("1", "success", {"pageList": items}))
+
+    plants = await cloud.plants()
+
+    assert [(plant.ps_id, plant.name) for plant in plants] == [("42", "Good")]
 
 
 def test_secrets_stay_out_of_repr(cloud: ISolarCloud) -> None:

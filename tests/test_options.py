@@ -83,8 +83,35 @@ def test_values_are_trimmed_but_the_password_is_kept_as_typed() -> None:
         ({"appkey": f'"{APPKEY}"'}, "Option 'appkey' contains quotes"),
         ({"secret_key": "abc def"}, "Option 'secret_key' contains spaces"),
         ({"appkey": 1234}, "Option 'appkey' must be text"),
+        ({"authorization_code": 654321}, "Option 'authorization_code' must be text: set it"),
+        ({"application_id": []}, "Option 'application_id' must be text: set it to the numeric"),
         ({"server": "mars"}, "Option 'server' is 'mars': set it to one of europe"),
         ({"server_url": "gateway.isolarcloud.eu"}, "Option 'server_url' is not an http"),
+        ({"server_url": "https://[::1"}, "Option 'server_url' is not an http(s) URL"),
+        ({"server_url": "https://gateway.isolarcloud.eu:99999"}, "Option 'server_url' is not an"),
+        ({"server_url": "https://:443"}, "Option 'server_url' is not an http(s) URL"),
+        (
+            {"server_url": "http://gateway.isolarcloud.eu"},
+            "Option 'server_url' must start with https:// (http is for localhost only)",
+        ),
+        (
+            {"server_url": "http://127.0.0.1.example.com"},
+            "Option 'server_url' must start with https://",
+        ),
+        (
+            {"server_url": "https://gateway.isolarcloud.eu/?lang=en"},
+            "Option 'server_url' must not have a query (?) or a fragment (#)",
+        ),
+        (
+            {"server_url": "https://gateway.isolarcloud.eu#top"},
+            "Option 'server_url' must not have a query",
+        ),
+        (
+            {"server_url": "https://gate\tway.isolarcloud.eu"},
+            "Option 'server_url' contains spaces or control characters",
+        ),
+        ({"scan_interval": "²"}, "Option 'scan_interval' must be a whole number"),
+        ({"scan_interval": "٣٠٠"}, "Option 'scan_interval' must be a whole number"),
         ({"scan_interval": 30}, "Option 'scan_interval' is 30, outside 60..3600"),
         ({"scan_interval": 7200}, "Option 'scan_interval' is 7200, outside 60..3600"),
         ({"scan_interval": "often"}, "Option 'scan_interval' must be a whole number"),
@@ -192,6 +219,9 @@ def test_plants_and_extra_points() -> None:
         ({"plants": "5694969"}, "Option 'plants' must be a list"),
         ({"extra_points": ["p13013"]}, "Option 'extra_points' holds 'p13013'"),
         ({"extra_points": ["14:"]}, "Option 'extra_points' holds '14:'"),
+        ({"plants": ["٥٦٩٤٩٦٩"]}, "Option 'plants' holds '٥٦٩٤٩٦٩'"),
+        ({"extra_points": ["١٤:13013"]}, "Option 'extra_points' holds '١٤:13013'"),
+        ({"extra_points": ["9" * 5000 + ":1"]}, "Option 'extra_points' holds '9999"),
         ({"rsa_public_key": "not-a-key"}, "Option 'rsa_public_key' is not base64"),
         ({"redirect_uri": "example.com"}, "Option 'redirect_uri' is not an http"),
     ],
@@ -200,3 +230,45 @@ def test_bad_lists_and_keys(changes: dict[str, Any], message: str) -> None:
     """Malformed plant ids, point ids, keys and URLs name the option."""
     with pytest.raises(OptionsError, match=message):
         Options.from_dict(with_(**changes))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8080",
+        "http://LOCALHOST",
+        "http://127.0.0.1:8080",
+        "http://127.8.9.10",
+        "http://[::1]:8080",
+        "https://gateway.isolarcloud.eu",
+    ],
+)
+def test_server_url_is_https_or_plain_http_on_loopback(url: str) -> None:
+    """The simulator and the demo run on loopback over http; any other gateway needs https."""
+    assert Options.from_dict(with_(server_url=url)).gateway == url
+
+
+@pytest.mark.parametrize("name", ["server_url", "redirect_uri"])
+@pytest.mark.parametrize(
+    "url", ["https://alice:hunter2@gateway.isolarcloud.eu", "https://hunter2@example.com"]
+)
+def test_a_url_with_a_user_name_or_password_is_refused_without_repeating_it(
+    name: str, url: str
+) -> None:
+    """User info in a URL is a secret: refused, and the message does not show it."""
+    with pytest.raises(OptionsError) as raised:
+        Options.from_dict(with_(**{name: url}))
+
+    text = str(raised.value)
+    assert text.startswith(f"Option '{name}' must not contain a user name or password: set it")
+    assert "hunter2" not in text
+    assert "alice" not in text
+
+
+def test_a_redirect_uri_may_be_plain_http_with_a_query() -> None:
+    """The redirect URL is only a registered callback: http and a query are the portal's call."""
+    options = Options.from_dict(
+        with_(username=None, password=None, redirect_uri="http://example.com/callback?a=1")
+    )
+
+    assert options.redirect_uri == "http://example.com/callback?a=1"

@@ -318,7 +318,7 @@ async def test_after_a_core_restart_every_sensor_is_back_within_seconds(
     finally:
         log = await stop_service(process)
 
-    assert "Home Assistant is back: publishing every sensor again" in log
+    assert "Home Assistant is back without the sensors: publishing every one again" in log
     assert fake_ha.websocket_logins == 2
 
 
@@ -337,9 +337,11 @@ async def test_corrupt_state_files_are_reported_and_replaced(
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if " WARNING " in line]
     assert len(warnings) == len(names)
-    assert all("is corrupt (not JSON)); starting without it" in line for line in warnings), warnings
+    assert all("is corrupt (not JSON); moved aside to" in line for line in warnings), warnings
+    assert all(line.endswith("; starting without it") for line in warnings), warnings
     for name in names:
         assert isinstance(json.loads((data / name).read_text(encoding="utf-8")), dict), name
+        assert (data / f"{name}.corrupt").read_text(encoding="utf-8") == '{"truncat', name
 
 
 async def test_the_health_check_stays_healthy_while_core_and_cloud_are_down(

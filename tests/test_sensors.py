@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,9 +12,9 @@ from fake_homeassistant import VALID_ENTITY_ID
 from sungrow.catalog import Catalog, PointSpec, load_catalog
 from sungrow.freshness import Freshness
 from sungrow.guard import CounterGuard
-from sungrow.models import Plant, Reading, parse_number
+from sungrow.models import Device, Plant, Reading, parse_number
 from sungrow.naming import EntityNames, slugify
-from sungrow.sensors import StateBuilder
+from sungrow.sensors import Source, StateBuilder
 from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:
@@ -87,6 +88,99 @@ def test_missing_values_are_none_never_zero(raw: object) -> None:
     assert parse_number(raw) is None
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        65535,
+        "65535",
+        2147483647,
+        "2147483647.0",
+        4294967295,
+        "4294967295.0",
+        1.5e14,
+        "-1.5e14",
+        10**400,
+    ],
+)
+def test_overflow_sentinels_and_absurd_magnitudes_are_no_value(raw: object) -> None:
+    """Devices say "no value" with 65535 and the 32-bit maxima; beyond 1e14 nothing is real."""
+    assert parse_number(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [(65534, 65534.0), (-65535, -65535.0), ("1e14", 1e14), (4294967296, 4294967296.0)],
+)
+def test_values_next_to_the_sentinels_are_kept(raw: object, value: float) -> None:
+    """Only the exact sentinels and magnitudes past 1e14 are dropped."""
+    assert parse_number(raw) == value
+
+
+@pytest.mark.parametrize("raw", ["\u0663", "\u0661\u0662\u0663.\u0665", "1_000"])
+def test_numbers_written_otherwise_than_in_ascii_are_no_value(raw: str) -> None:
+    """Digits of other scripts and Python's digit separators are not the cloud's numbers."""
+    assert parse_number(raw) is None
+
+
+@pytest.mark.parametrize(
+    "ps_id",
+    ["x/../../services/homeassistant/stop?", "²", "٣", "", " ", "-1", -1, True, 1.5, None],
+)
+def test_a_plant_whose_ps_id_is_not_ascii_digits_is_skipped(ps_id: object) -> None:
+    """Such an item is no plant: from_wire says None, and the item is skipped."""
+    assert Plant.from_wire({"ps_id": ps_id, "ps_name": "Trap"}) is None
+
+
+@pytest.mark.parametrize(("ps_id", "text"), [(5694969, "5694969"), (" 0042 ", "0042")])
+def test_a_plant_id_is_read_from_a_number_or_from_digits(ps_id: object, text: str) -> None:
+    """A ps_id arrives as a number or as text; it is kept as text, digits as sent."""
+    plant = Plant.from_wire({"ps_id": ps_id, "ps_name": "Home"})
+
+    assert plant is not None
+    assert (plant.ps_id, plant.name) == (text, "Home")
+
+
+@pytest.mark.parametrize("device_type", ["²", "٣", "-14", -14, "14.0", True])
+def test_a_device_type_that_is_not_ascii_digits_skips_the_device(device_type: object) -> None:
+    """A device type the cloud garbled drops the device instead of raising."""
+    item = {"ps_key": "1_14_1_1", "device_type": device_type, "device_name": "Inverter"}
+
+    assert Device.from_wire(item) is None
+
+
+@pytest.mark.parametrize(
+    "ps_key", ["1_14_1_1/../x", "1_14 1", "1_14_1_1\n", "ü_14_1_1", "", 11411, "1" * 101]
+)
+def test_a_device_with_an_unsafe_ps_key_is_skipped(ps_key: object) -> None:
+    """A ps_key goes into entity ids and calls: only letters, digits, _ and - are accepted."""
+    item = {"ps_key": ps_key, "device_type": 14, "device_name": "Inverter"}
+
+    assert Device.from_wire(item) is None
+
+
+def test_names_lose_control_characters_and_are_capped() -> None:
+    """Names are shown in Home Assistant and the log: no control or invisible characters."""
+    device = Device.from_wire(
+        {
+            "ps_id": 1,
+            "ps_key": "1_14_1_1",
+            "device_type": "14",
+            "device_name": "Inverter\n\u200bOne\x1b",
+            "device_model_code": "SH10RT\u202e",
+            "device_sn": "A12\r34",
+        }
+    )
+    plant = Plant.from_wire({"ps_id": 1, "ps_name": " " + "x" * 150})
+    unnamed = Device.from_wire({"ps_key": "1_14_1_2", "device_type": 14, "type_name": "\x00\t"})
+
+    assert device is not None
+    assert (device.name, device.model, device.serial_number) == ("InverterOne", "SH10RT", "A1234")
+    assert plant is not None
+    assert plant.name == "x" * 100
+    assert unnamed is not None
+    assert unnamed.name == "1_14_1_2"
+
+
 def test_states_leave_out_points_without_a_value(tmp_path: Path) -> None:
     """A point with no value publishes nothing, not 0."""
     reading = Reading(
@@ -100,9 +194,9 @@ def test_states_leave_out_points_without_a_value(tmp_path: Path) -> None:
         freshness=Freshness(scan_interval=300),
     )
 
-    states = builder.reading_states(
-        Plant(ps_id="1", name="Home"), None, reading, PLANT.published_points(), now=0.0
-    )
+    source = Source(Plant(ps_id="1", name="Home"), None, reading, None)
+    noon = datetime(2026, 6, 21, 12, 0, tzinfo=UTC).timestamp()
+    states = builder.reading_states(source, PLANT.published_points(), now=noon)
 
     assert {state.entity_id: state.state for state in states} == {
         "sensor.sungrow_home_daily_yield": "20.20",
@@ -139,6 +233,7 @@ def test_entity_ids_are_valid_and_survive_a_rename(tmp_path: Path) -> None:
     names = EntityNames(file)
 
     first = names.entity_id(Plant(ps_id="7", name="Home"), None, "plant_power")
+    names.save()
     stored = json.loads((tmp_path / "names.json").read_text())
     again = EntityNames.from_dict(file, stored).entity_id(
         Plant(ps_id="7", name="Renamed"), None, "plant_power"
@@ -164,6 +259,79 @@ def test_entity_ids_of_plants_with_the_same_or_no_latin_name(tmp_path: Path) -> 
         "sensor.sungrow_plant_3_load_power",
     ]
     assert all(VALID_ENTITY_ID.match(entity_id) for entity_id in ids)
+
+
+def microinverter(ps_id: str, code: int) -> Device:
+    """Return an S450S microinverter of a plant, as the device list shows it."""
+    return Device(
+        ps_id=ps_id,
+        ps_key=f"{ps_id}_55_{code}_1",
+        device_type=55,
+        name=f"S450S {code}",
+        model="S450S",
+        serial_number=f"A{code:04d}",
+    )
+
+
+def device_ids(names: EntityNames, plant: Plant, devices: list[Device]) -> dict[str, str]:
+    """Return each device's entity id of one key, by ps_key."""
+    return {device.ps_key: names.entity_id(plant, device, "total_yield") for device in devices}
+
+
+def test_a_lost_names_file_gives_back_the_same_ids_whatever_the_cloud_order(
+    tmp_path: Path,
+) -> None:
+    """Same-model devices get their ids from their identity, not from the list's order."""
+    plant = Plant(ps_id="9", name="Home")
+    devices = [microinverter("9", code) for code in (1, 2, 10, 3)]
+    first = EntityNames(JsonFile(tmp_path / "a.json"))
+    first.assign(plant, devices)
+    rebuilt = EntityNames(JsonFile(tmp_path / "b.json"))
+    rebuilt.assign(plant, list(reversed(devices)))
+
+    assert device_ids(first, plant, devices) == device_ids(rebuilt, plant, devices)
+    assert device_ids(first, plant, devices)["9_55_1_1"] == "sensor.sungrow_home_s450s_total_yield"
+    assert device_ids(first, plant, devices)["9_55_10_1"] == (
+        "sensor.sungrow_home_s450s_4_total_yield"
+    )
+
+
+def test_no_two_sensors_share_an_entity_id(tmp_path: Path) -> None:
+    """A battery modelled like its hybrid, ps_keys without the plant id: all ids distinct."""
+    catalog = load_catalog()
+
+    def keys(device_type: int) -> set[str]:
+        return {point.key for point in catalog.get(device_type).points}
+
+    names = EntityNames(JsonFile(tmp_path / "names.json"), keys=keys)
+    home, cabin = Plant(ps_id="1", name="Home"), Plant(ps_id="2", name="Home Cabin")
+    hybrid = Device(ps_id="1", ps_key="x_14_1_1", device_type=14, name="SH10RT", model="SH10RT")
+    battery = Device(ps_id="1", ps_key="x_43_1_1", device_type=43, name="SH10RT", model="SH10RT")
+    same_key = Device(ps_id="2", ps_key="x_14_1_1", device_type=14, name="SH10RT", model="SH10RT")
+    names.assign(home, [battery, hybrid])
+    names.assign(cabin, [same_key])
+
+    ids = [
+        names.entity_id(plant, device, point.key)
+        for plant, device in ((home, hybrid), (home, battery), (cabin, same_key))
+        for point in catalog.get(device.device_type).points
+    ]
+    ids += [names.entity_id(plant, None, key) for plant in (home, cabin) for key in keys(11)]
+
+    assert len(ids) == len(set(ids))
+    assert all(VALID_ENTITY_ID.match(entity_id) for entity_id in ids)
+
+
+def test_names_kept_by_ps_key_alone_are_still_honoured(tmp_path: Path) -> None:
+    """names.json from before 0.6 keyed devices by ps_key: their ids do not move."""
+    stored = {"plants": {"9": "home"}, "devices": {"9_55_3_1": "s450s"}}
+    names = EntityNames.from_dict(JsonFile(tmp_path / "names.json"), stored)
+    plant = Plant(ps_id="9", name="Home")
+
+    names.assign(plant, [microinverter("9", 1), microinverter("9", 3)])
+
+    assert names.entity_id(plant, microinverter("9", 3), "x") == "sensor.sungrow_home_s450s_x"
+    assert names.entity_id(plant, microinverter("9", 1), "x") == "sensor.sungrow_home_s450s_2_x"
 
 
 def test_every_device_type_of_the_issue_has_a_default_set() -> None:

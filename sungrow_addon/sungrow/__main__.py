@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
                 formatter=formatter,
             )
         )
+    options_path = Path(env.get("SUNGROW_OPTIONS", "/data/options.json"))
     try:
-        options = load_options(Path(env.get("SUNGROW_OPTIONS", "/data/options.json")))
+        options = load_options(options_path)
     except OptionsError as err:
         _LOGGER.error("%s", err)  # noqa: TRY400 - one line, no traceback
         return EXIT_BAD_CONFIGURATION
@@ -80,9 +81,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_BAD_CONFIGURATION
     environment = Environment(
-        data_dir=Path(data_dir or "/data"), api_url=api_url, supervisor_token=supervisor_token
+        data_dir=Path(data_dir or "/data"),
+        api_url=api_url,
+        supervisor_token=supervisor_token,
+        options_version=_version(options_path),
     )
     return asyncio.run(run(options, environment, once=args.once, formatter=formatter))
+
+
+def _version(path: Path) -> str | None:
+    """Return what changes each time the options are saved: the file's time and size."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return f"{stat.st_mtime_ns}:{stat.st_size}"
 
 
 if __name__ == "__main__":

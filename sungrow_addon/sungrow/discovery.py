@@ -69,19 +69,16 @@ class Discovery:
     def from_dict(cls, data: dict[str, Any]) -> Discovery | None:
         """Read the cache file's content; None when it does not have the expected shape."""
         try:
-            plants = tuple(
-                PlantDevices(
-                    plant=Plant.from_wire(entry["plant"]),
-                    devices=tuple(
-                        device
-                        for item in entry["devices"]
-                        if (device := Device.from_wire(item)) is not None
-                    ),
-                )
-                for entry in data["plants"]
-            )
-            return cls(plants=plants, found_at=float(data["found_at"]))
-        except (KeyError, TypeError, ValueError):
+            plants = []
+            for entry in data["plants"]:
+                plant = Plant.from_wire(entry["plant"])
+                if plant is None:
+                    return None
+                devices = (Device.from_wire(item) for item in entry["devices"])
+                listed = tuple(device for device in devices if device is not None)
+                plants.append(PlantDevices(plant=plant, devices=listed))
+            return cls(plants=tuple(plants), found_at=float(data["found_at"]))
+        except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
 

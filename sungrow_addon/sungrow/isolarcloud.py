@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 MAX_POINTS_PER_CALL = 100
 PAGE_SIZE = 100
 MAX_PAGES = 50
+# A rowCount beyond this is not believed: paging then goes on while the pages are full.
+MAX_ROW_COUNT = 10_000
 
 
 @dataclass(kw_only=True)
@@ -46,7 +48,7 @@ class ISolarCloud:
     async def plants(self) -> list[Plant]:
         """Return every plant the account or the authorization covers (all pages)."""
         items = await self._pages(self.auth.endpoints.plants, {})
-        return [Plant.from_wire(item) for item in items if "ps_id" in item]
+        return [plant for item in items if (plant := Plant.from_wire(item)) is not None]
 
     async def devices(self, ps_id: str) -> list[Device]:
         """Return every device of a plant (all pages, all types)."""
@@ -95,16 +97,22 @@ class ISolarCloud:
         ]
 
     async def _pages(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
+        """Return the items of every page, each once.
+
+        Paging stops at rowCount, or (when rowCount is missing or absurd) at the first page
+        that is not full, and at the first page that adds nothing new: a cloud that ignores
+        the page number answers page 1 again and again.
+        """
+        items: dict[str, dict[str, Any]] = {}
         for page in range(1, MAX_PAGES + 1):
             page_body = {**body, self.auth.endpoints.page_key: page, "size": PAGE_SIZE}
             data = await self._call(path, page_body)
             page_items = [item for item in _list(data, "pageList") if isinstance(item, dict)]
-            items.extend(page_items)
-            row_count = data.get("rowCount") if isinstance(data, dict) else None
-            if not page_items or not isinstance(row_count, int) or len(items) >= row_count:
+            fresh = {_item_id(item): item for item in page_items if _item_id(item) not in items}
+            items.update(fresh)
+            if not fresh or _is_complete(len(page_items), len(items), _row_count(data)):
                 break
-        return items
+        return list(items.values())
 
     async def _call(self, path: str, body: dict[str, Any]) -> Any:
         """POST an authenticated call; return its result_data."""
@@ -153,6 +161,26 @@ class ISolarCloud:
 def _call_key(body: dict[str, Any]) -> str:
     """Return what tells calls to one path apart for the memory of refused calls."""
     return f"{body.get('device_type', '')}/{body.get('ps_id', '')}"
+
+
+def _item_id(item: dict[str, Any]) -> str:
+    """Return what tells listed items apart: the ps_key of a device, the ps_id of a plant."""
+    return repr((item.get("ps_key"), item.get("ps_id")))
+
+
+def _is_complete(page_length: int, collected: int, row_count: int | None) -> bool:
+    """Return True once rowCount items arrived or, without a rowCount, after a short page."""
+    if row_count is None:
+        return page_length < PAGE_SIZE
+    return collected >= row_count
+
+
+def _row_count(data: Any) -> int | None:
+    """Return the rowCount of a page, None when it is missing or cannot be true."""
+    row_count = data.get("rowCount") if isinstance(data, dict) else None
+    if isinstance(row_count, bool) or not isinstance(row_count, int):
+        return None
+    return row_count if 0 <= row_count <= MAX_ROW_COUNT else None
 
 
 def _list(data: Any, key: str) -> list[Any]:

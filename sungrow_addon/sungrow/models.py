@@ -3,31 +3,51 @@
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 PLANT_DEVICE_TYPE = 11
+MAX_NAME_LENGTH = 100
+# No Sungrow point reaches this (1e14 Wh is 100 TWh): larger values are garbage, not data.
+MAX_MAGNITUDE = 1e14
+# Devices report "no value" as the largest unsigned 16- and 32-bit and signed 32-bit integers.
+NO_VALUE_SENTINELS = frozenset({65535.0, 2147483647.0, 4294967295.0})
+
+_ASCII_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Ids are short; the cap also keeps int() away from its limit on very long digit strings.
+_ASCII_ID = re.compile(r"[0-9]{1,18}")
+_MAX_ID = 10**18
+_SAFE_PS_KEY = re.compile(r"[A-Za-z0-9_-]{1,100}")
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf"})
 
 
 def parse_number(raw: object) -> float | None:
     """Return the number a point value carries, None when it carries none.
 
     Point values arrive as strings ("108500.0"); null, "--", "" and other text mean
-    "no value", never 0.
+    "no value", never 0, and so do absurd magnitudes and the devices' overflow sentinels.
     """
-    if raw is None or isinstance(raw, bool):
+    number = _number(raw)
+    if number is None or not math.isfinite(number) or abs(number) > MAX_MAGNITUDE:
         return None
-    if isinstance(raw, int | float):
-        number = float(raw)
-    elif isinstance(raw, str):
-        try:
-            number = float(raw.strip())
-        except ValueError:
-            return None
-    else:
+    return None if number in NO_VALUE_SENTINELS else number
+
+
+def _number(raw: object) -> float | None:
+    """Read a number sent as a JSON number or as ASCII text ("108500.0", "-1.5e3")."""
+    if isinstance(raw, bool):
         return None
-    return number if math.isfinite(number) else None
+    if isinstance(raw, int):
+        # float() of an int beyond 1e308 raises; anything past the cap is no value anyway.
+        return float(raw) if abs(raw) <= MAX_MAGNITUDE else None
+    if isinstance(raw, float):
+        return raw
+    if isinstance(raw, str) and _ASCII_NUMBER.fullmatch(raw.strip()):
+        return float(raw)
+    return None
 
 
 def parse_device_time(raw: object) -> datetime | None:
@@ -41,18 +61,33 @@ def parse_device_time(raw: object) -> datetime | None:
 
 
 def _integer(raw: object) -> int | None:
-    """Read an int sent as a number or as a numeric string ("14" or 14)."""
+    """Read a non-negative int sent as a number or as ASCII digits ("14" or 14)."""
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and raw.strip().isdigit():
+        return raw if 0 <= raw < _MAX_ID else None
+    if isinstance(raw, str) and _ASCII_ID.fullmatch(raw.strip()):
         return int(raw)
     return None
 
 
+def _plant_id(raw: object) -> str | None:
+    """Return a ps_id as text when it is one: ASCII digits, sent as a number or as text."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        return text if _ASCII_ID.fullmatch(text) else None
+    number = _integer(raw)
+    return None if number is None else str(number)
+
+
 def _text(raw: object) -> str:
-    return raw.strip() if isinstance(raw, str) else ""
+    """Return a name fit to show: no control or invisible format characters, not too long."""
+    if not isinstance(raw, str):
+        return ""
+    visible = "".join(
+        char for char in raw if unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+    )
+    return visible.strip()[:MAX_NAME_LENGTH].rstrip()
 
 
 def plant_ps_key(ps_id: str) -> str:
@@ -68,11 +103,12 @@ class Plant:
     name: str
 
     @classmethod
-    def from_wire(cls, item: dict[str, Any]) -> Plant:
-        """Build from an item of getPowerStationList's pageList."""
-        ps_id = str(item["ps_id"])
-        name = item.get("ps_name")
-        return cls(ps_id=ps_id, name=name if isinstance(name, str) and name else ps_id)
+    def from_wire(cls, item: dict[str, Any]) -> Plant | None:
+        """Build from an item of getPowerStationList's pageList; None without a valid ps_id."""
+        ps_id = _plant_id(item.get("ps_id"))
+        if ps_id is None:
+            return None
+        return cls(ps_id=ps_id, name=_text(item.get("ps_name")) or ps_id)
 
     @property
     def ps_key(self) -> str:
@@ -97,14 +133,14 @@ class Device:
 
     @classmethod
     def from_wire(cls, item: dict[str, Any]) -> Device | None:
-        """Build from an item of the device list; None when it lacks a ps_key or a type."""
+        """Build from an item of the device list; None without a safe ps_key or a type."""
         ps_key, device_type = item.get("ps_key"), _integer(item.get("device_type"))
-        if not isinstance(ps_key, str) or not ps_key or device_type is None:
+        if not isinstance(ps_key, str) or not _SAFE_PS_KEY.fullmatch(ps_key) or device_type is None:
             return None
         model = _text(item.get("device_model_code"))
         name = _text(item.get("device_name")) or model or _text(item.get("type_name")) or ps_key
         return cls(
-            ps_id=str(item.get("ps_id") or ps_key.split("_", 1)[0]),
+            ps_id=_plant_id(item.get("ps_id")) or ps_key.split("_", 1)[0],
             ps_key=ps_key,
             device_type=device_type,
             name=name,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from .crypto import InvalidPublicKeyError, load_public_key
 from .exceptions import OptionsError, StateFileError
@@ -34,9 +35,15 @@ _WHERE = {
     "or leave it empty for every plant",
     "extra_points": "a list of measuring point ids, each either alone (13013) or with its "
     "device type (14:13013)",
-    "redirect_uri": "the Redirect URL of your application in the developer portal",
+    "authorization_code": "the code from the redirect after you approved the application "
+    "(OAuth2 only)",
+    "application_id": "the numeric Application ID of your application in the developer portal "
+    "(OAuth2 only), or leave it empty",
+    "redirect_uri": "the Redirect URL of your application in the developer portal "
+    "(without a user name or password)",
     "server": "one of " + ", ".join(server.value for server in Server),
-    "server_url": "a full URL such as https://gateway.isolarcloud.eu",
+    "server_url": "a full https URL such as https://gateway.isolarcloud.eu, without a user "
+    "name, password, query or fragment (http only for localhost), or leave it empty",
     "scan_interval": f"a whole number of seconds from {SCAN_INTERVAL_RANGE[0]} "
     f"to {SCAN_INTERVAL_RANGE[1]}",
     "log_level": "one of " + ", ".join(LOG_LEVELS),
@@ -91,7 +98,7 @@ class Options:
             secret_key=_key(data, "secret_key"),
             **_account(data),
             server=_server(data),
-            server_url=_url(data, "server_url"),
+            server_url=_server_url(data),
             rsa_public_key=_public_key(data),
             authorization_code=_optional_text(data, "authorization_code"),
             redirect_uri=_url(data, "redirect_uri"),
@@ -106,7 +113,8 @@ class Options:
 def load_options(path: Path) -> Options:
     """Read and validate the options file."""
     try:
-        data = JsonFile(path).load()
+        # The Supervisor owns the options file: it stays where it is, even when unreadable.
+        data = JsonFile(path, move_corrupt_aside=False).load()
     except StateFileError as err:
         msg = f"Options file {err}: save the options again in Home Assistant"
         raise OptionsError(msg) from None
@@ -176,8 +184,10 @@ def _public_key(data: dict[str, Any]) -> str | None:
     return value
 
 
-_PLANT_ID = re.compile(r"\d+")
-_POINT = re.compile(r"(?:\d+:)?\d+")
+# ASCII digits only (\d also matches other scripts' digits), few enough for int().
+_PLANT_ID = re.compile(r"[0-9]{1,18}")
+_POINT = re.compile(r"(?:[0-9]{1,9}:)?[0-9]{1,18}")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 def _list(data: dict[str, Any], name: str, item: re.Pattern[str]) -> list[str]:
@@ -203,21 +213,58 @@ def _server(data: dict[str, Any]) -> Server:
     return Server(value)
 
 
+def _server_url(data: dict[str, Any]) -> str | None:
+    url = _url(data, "server_url")
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if "?" in url or "#" in url:
+        raise _invalid("server_url", "must not have a query (?) or a fragment (#)")
+    # The keys and the token travel in the clear over http: only the local machine may see them.
+    if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
+        raise _invalid("server_url", "must start with https:// (http is for localhost only)")
+    return url
+
+
 def _url(data: dict[str, Any], name: str) -> str | None:
     value = _optional_text(data, name)
     if value is None:
         return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if any(char.isspace() or not char.isprintable() for char in value):
+        raise _invalid(name, "contains spaces or control characters")
+    parts = _split(value)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise _invalid(name, "is not an http(s) URL")
+    # The message does not repeat the URL: it would show the password.
+    if parts.username is not None or parts.password is not None:
+        raise _invalid(name, "must not contain a user name or password")
     return value.rstrip("/")
+
+
+def _split(url: str) -> SplitResult | None:
+    """Return the parts of a URL, None when it cannot be one (a bad port or IPv6 address)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return None
+    return parts
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _scan_interval(data: dict[str, Any]) -> int:
     value = data.get("scan_interval")
     if value is None:
         return 300
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _invalid("scan_interval", "must be a whole number")

@@ -7,10 +7,12 @@ import contextlib
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
+from .backoff import CredentialBackoff
 from .catalog import Catalog, load_catalog
 from .derived import derived_for
 from .discovery import Discovery, describe, discover
@@ -25,7 +27,7 @@ from .exceptions import (
 from .freshness import Freshness
 from .guard import CounterGuard
 from .health import STEP_LIMIT
-from .sensors import StateBuilder
+from .sensors import Source, StateBuilder, sensor_keys
 from .timezones import fallback_zone
 from .timezones import zone as time_zone
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from .catalog import PointSpec
     from .homeassistant import Publisher, SensorState
     from .isolarcloud import ISolarCloud
+    from .models import Plant
     from .naming import EntityNames
 
 _LOGGER = logging.getLogger(__name__)
@@ -42,9 +45,6 @@ _LOGGER = logging.getLogger(__name__)
 DISCOVERY_INTERVAL = 3600.0
 # A failed rediscovery keeps the plants and devices found before, and is tried again after this.
 DISCOVERY_RETRY = 900.0
-# A rejected credential is not retried for hours: repeated wrong logins lock the account.
-AUTH_RETRY_FIRST = 3600.0
-AUTH_RETRY_MAX = 24 * 3600.0
 # Quota errors: wait for the quota to renew (plus a margin), or back off.
 QUOTA_MARGIN = 60.0
 LOGIN_PAUSE = 1800.0
@@ -109,6 +109,9 @@ class Poller:
     names: EntityNames
     scan_interval: float
     guard: CounterGuard = field(default_factory=CounterGuard)
+    freshness: Freshness | None = None
+    # A rejected credential is not retried for hours: repeated wrong logins lock the account.
+    backoff: CredentialBackoff = field(default_factory=CredentialBackoff)
     catalog: Catalog = field(default_factory=load_catalog)
     wanted_plants: tuple[str, ...] = ()
     extra_points: Callable[[int], Collection[str]] = lambda _device_type: ()
@@ -124,7 +127,6 @@ class Poller:
     _failures: FailureLog = field(default_factory=FailureLog, init=False)
     # Conditions worth a line in the log that do not make a cycle incomplete.
     _notes: FailureLog = field(default_factory=FailureLog, init=False)
-    _auth_retry: float = field(default=AUTH_RETRY_FIRST, init=False)
     _frequency_pause: float = field(default=FREQUENCY_PAUSE_FIRST, init=False)
     _cycles: int = field(default=0, init=False)
     _discovery_due: float = field(default=0.0, init=False)
@@ -134,10 +136,11 @@ class Poller:
 
     def __post_init__(self) -> None:
         """Build the states' memory: the counter guard and the freshness watch."""
+        self.names.keys = partial(sensor_keys, self.catalog)
         self._builder = StateBuilder(
             names=self.names,
             guard=self.guard,
-            freshness=Freshness(scan_interval=self.scan_interval),
+            freshness=self.freshness or Freshness(scan_interval=self.scan_interval),
             timezone=fallback_zone(),
         )
 
@@ -146,8 +149,21 @@ class Poller:
 
         A device type whose data cannot be read does not stop the others; the cycle then
         ends in CycleIncompleteError. Only a refused credential or a quota ends it at once
-        (after publishing what came back before).
+        (after publishing what came back before). A refused credential starts the pause
+        before the next login (kept in the data folder); a cycle that got data ends it.
         """
+        try:
+            report = await self._cycle()
+        except ISolarCloudAuthenticationError as err:
+            self.backoff.refused(str(err), self.clock())
+            raise
+        except CycleIncompleteError:
+            self.backoff.accepted()
+            raise
+        self.backoff.accepted()
+        return report
+
+    async def _cycle(self) -> CycleReport:
         self.cloud.start_cycle()
         self.expect_progress(STEP_LIMIT)
         await self._learn_time_zone()
@@ -171,7 +187,7 @@ class Poller:
 
     async def _fetch(self, discovery: Discovery, now: float) -> _Fetched:
         """Read each device type in one call; one that fails does not stop the others."""
-        states: list[SensorState] = []
+        sources: list[tuple[Source, tuple[PointSpec, ...]]] = []
         short: set[str] = set()  # plants some of whose data did not come
         for device_type, members in discovery.by_device_type().items():
             points, point_ids = self._points(device_type)
@@ -187,7 +203,7 @@ class Poller:
                     point_ids=point_ids,
                 )
             except (ISolarCloudAuthenticationError, ISolarCloudRateLimitError) as err:
-                return _Fetched(states, complete=set(), stop=err)
+                return _Fetched(self._states(sources, now), complete=set(), stop=err)
             except ISolarCloudError as err:
                 self._failures.failed(source, f"Cannot read the {source}: {err}")
                 short.update(plant.ps_id for plant, _ in members)
@@ -203,9 +219,28 @@ class Poller:
                     short.add(plant.ps_id)
                     continue
                 self._failures.recovered(name)
-                states += self._builder.reading_states(plant, device, reading, points, now=now)
+                data_time = self._builder.data_time(reading, now)
+                sources.append((Source(plant, device, reading, data_time), points))
         complete = {entry.plant.ps_id for entry in discovery.plants} - short
-        return _Fetched(states, complete=complete, stop=None)
+        return _Fetched(self._states(sources, now), complete=complete, stop=None)
+
+    def _states(
+        self, sources: list[tuple[Source, tuple[PointSpec, ...]]], now: float
+    ) -> list[SensorState]:
+        """Turn the readings into states; a plant row without a data time takes its devices'."""
+        device_times: dict[str, datetime] = {}
+        for source, _ in sources:
+            if source.device is not None and source.data_time is not None:
+                known = device_times.get(source.plant.ps_id, source.data_time)
+                device_times[source.plant.ps_id] = max(known, source.data_time)
+        states: list[SensorState] = []
+        for source, points in sources:
+            timed = source
+            if source.device is None and source.data_time is None:
+                # OAuth2's plant rows carry no time: the plant's data is as new as its devices'.
+                timed = replace(source, data_time=device_times.get(source.plant.ps_id))
+            states += self._builder.reading_states(timed, points, now=now)
+        return states
 
     def _cloud_failures(self) -> dict[str, str]:
         """Return the failing sources of cloud data (not Home Assistant, not the loop)."""
@@ -228,8 +263,14 @@ class Poller:
     async def run(self, stop: asyncio.Event) -> None:
         """Run a cycle now and then every scan_interval (no drift) until `stop` is set."""
         loop = asyncio.get_running_loop()
-        start = loop.time()
         stopping = asyncio.ensure_future(stop.wait())
+        waiting = self.backoff.remaining(self.clock())
+        if waiting:
+            self._failures.failed("iSolarCloud login", self.refused_before(), level=logging.ERROR)
+            self.expect_progress(waiting + STEP_LIMIT)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(stopping), waiting)
+        start = loop.time()
         try:
             while not stop.is_set():
                 cycle = asyncio.ensure_future(self._guarded_cycle())
@@ -246,6 +287,14 @@ class Poller:
                     await asyncio.wait_for(asyncio.shield(stopping), due - now)
         finally:
             stopping.cancel()
+
+    def refused_before(self) -> str:
+        """Return the line that says why no login is tried now, and when it will be."""
+        resume = datetime.fromtimestamp(self.backoff.until, self._builder.timezone)
+        return (
+            f"{self.backoff.reason}. Next attempt at {resume:%Y-%m-%d %H:%M}: restarting the "
+            "add-on does not bring it closer, saving its options does"
+        )
 
     async def _guarded_cycle(self) -> float:
         """Run a cycle, log what failed; return a minimum pause before the next one."""
@@ -275,7 +324,6 @@ class Poller:
 
     def _cycle_worked(self) -> None:
         """Reset the backoffs and say once that the failing parts of the loop work again."""
-        self._auth_retry = AUTH_RETRY_FIRST
         self._frequency_pause = FREQUENCY_PAUSE_FIRST
         for source in _LOOP_SOURCES:
             self._failures.recovered(source)
@@ -292,11 +340,11 @@ class Poller:
             )
             return pause
         if isinstance(err, ISolarCloudAuthenticationError):
-            pause = self._auth_retry
-            self._auth_retry = min(self._auth_retry * 2, AUTH_RETRY_MAX)
+            pause = self.backoff.remaining(self.clock())
             self._failures.failed(
                 "iSolarCloud login",
-                f"{err}. Next attempt in {pause / 3600:.0f} h (or restart the add-on)",
+                f"{err}. Next attempt in {pause / 3600:.0f} h (or save the add-on's options to "
+                "try at once)",
                 level=logging.ERROR,
             )
             return pause
@@ -346,6 +394,8 @@ class Poller:
         states += freshness.lapsed({state.entity_id for state in states}, now)
         freshness.published(states, now)
         self.guard.save()
+        self.names.save()
+        freshness.save(now)
         self.expect_progress(STEP_LIMIT)
         report = await self.publisher.publish(states)
         if report.restored:
@@ -416,20 +466,24 @@ class Poller:
         if known is None or discovery.plants != known.plants:
             _LOGGER.info("%s", describe(discovery))
         for entry in discovery.plants:
-            plant = entry.plant
-            unlisted = f"The device list of plant {plant.name}"
-            if plant.ps_id in discovery.unlisted:
-                self._notes.failed(
-                    unlisted,
-                    f"Cannot list the devices of plant {plant.name} "
-                    f"({discovery.unlisted[plant.ps_id]}); publishing the plant's own sensors only",
-                )
-            else:
-                self._notes.recovered(unlisted)
+            self._note_device_list(entry.plant, discovery.unlisted.get(entry.plant.ps_id))
+            self.names.assign(entry.plant, entry.devices)
         self.discovery = discovery
         if self.on_discovery is not None:
             self.on_discovery(discovery)
         return discovery
+
+    def _note_device_list(self, plant: Plant, refusal: str | None) -> None:
+        """Say once that a plant's devices cannot be listed, and once when they can again."""
+        source = f"The device list of plant {plant.name}"
+        if refusal is None:
+            self._notes.recovered(source)
+        else:
+            self._notes.failed(
+                source,
+                f"Cannot list the devices of plant {plant.name} ({refusal}); publishing the "
+                "plant's own sensors only",
+            )
 
 
 # The sources that are not a part of the cloud's data: logged, but not the cycle's last_error.

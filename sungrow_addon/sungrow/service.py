@@ -13,16 +13,18 @@ from aiohttp import ClientSession
 
 from . import __version__
 from .auth import AccountLogin, OAuth2, OAuthTokens
+from .backoff import CredentialBackoff
 from .crypto import load_public_key
 from .discovery import Discovery
 from .exceptions import ISolarCloudAuthenticationError, StateFileError, SungrowAddonError
+from .freshness import Freshness
 from .guard import CounterGuard
 from .health import HEARTBEAT_FILE, Heartbeat
 from .homeassistant import HomeAssistant
 from .isolarcloud import ISolarCloud
 from .naming import EntityNames
 from .poller import Poller
-from .storage import JsonFile
+from .storage import DataFolder
 from .tokens import OAuthStore, TokenStore, account_fingerprint
 from .transport import Gateway
 from .watcher import CoreWatcher
@@ -51,6 +53,8 @@ class Environment:
     data_dir: Path
     api_url: str
     supervisor_token: str | None
+    # What tells one saved version of the options from the next (None: no options file).
+    options_version: str | None = None
 
 
 async def run(
@@ -78,7 +82,7 @@ async def run(
             publisher = HomeAssistant(
                 session=session, token=environment.supervisor_token, api_url=environment.api_url
             )
-        poller = _poller(options, environment.data_dir, session, publisher, formatter)
+        poller = _poller(options, environment, session, publisher, formatter)
         if not options.uses_account and not _oauth_ready(poller, options):
             return EXIT_BAD_CONFIGURATION
         if once:
@@ -88,7 +92,7 @@ async def run(
                 session=session,
                 url=publisher.websocket_url,
                 token=publisher.token,
-                on_return=publisher.republish,
+                on_return=publisher.restore_if_lost,
             )
             if isinstance(publisher, HomeAssistant)
             else None
@@ -104,7 +108,7 @@ async def run(
 
 def _poller(
     options: Options,
-    data_dir: Path,
+    environment: Environment,
     session: ClientSession,
     publisher: Publisher,
     formatter: RedactingFormatter,
@@ -117,33 +121,50 @@ def _poller(
         secret_key=options.secret_key,
         public_key=load_public_key(options.rsa_public_key) if options.rsa_public_key else None,
     )
-    names_file = JsonFile(data_dir / "names.json")
-    counters_file = JsonFile(data_dir / "counters.json")
-    discovery_file = JsonFile(data_dir / "discovery.json")
+    folder = DataFolder(environment.data_dir)
+    names_file = folder.file("names.json")
+    counters_file = folder.file("counters.json")
+    discovery_file = folder.file("discovery.json")
+    freshness_file = folder.file("freshness.json")
+    backoff_file = folder.file("backoff.json")
     cached = _load_state("discovery", discovery_file.load) or {}
+
+    def keep_discovery(found: Discovery) -> None:
+        discovery_file.save({"account": account, **found.to_dict()})
+
     return Poller(
-        cloud=ISolarCloud(gateway=gateway, auth=_auth(options, data_dir, account, formatter)),
+        cloud=ISolarCloud(gateway=gateway, auth=_auth(options, folder, account, formatter)),
         publisher=publisher,
         names=EntityNames.from_dict(names_file, _load_state("names", names_file.load) or {}),
         scan_interval=options.scan_interval,
         guard=CounterGuard.from_dict(
             counters_file, _load_state("counter memory", counters_file.load) or {}
         ),
+        freshness=Freshness.from_dict(
+            freshness_file,
+            _load_state("sensor freshness", freshness_file.load) or {},
+            scan_interval=options.scan_interval,
+        ),
+        backoff=CredentialBackoff.from_dict(
+            backoff_file,
+            _load_state("login pause", backoff_file.load) or {},
+            options_version=environment.options_version,
+        ),
         wanted_plants=options.plants,
         extra_points=options.extra_points_for,
         discovery=Discovery.from_dict(cached) if cached.get("account") == account else None,
-        on_discovery=lambda found: discovery_file.save({"account": account, **found.to_dict()}),
+        on_discovery=keep_discovery,
     )
 
 
 def _auth(
-    options: Options, data_dir: Path, account: str, formatter: RedactingFormatter
+    options: Options, folder: DataFolder, account: str, formatter: RedactingFormatter
 ) -> AccountLogin | OAuth2:
     """Return the authenticator the options ask for, with its stored tokens."""
     if options.uses_account:
         assert options.username is not None  # noqa: S101 - uses_account checks both
         assert options.password is not None  # noqa: S101
-        tokens = TokenStore(JsonFile(data_dir / "token.json"), account)
+        tokens = TokenStore(folder.file("token.json"), account)
         stored = _load_state("token", tokens.load)
         formatter.add_secret(stored)
 
@@ -157,7 +178,7 @@ def _auth(
             token=stored,
             on_token=keep_token,
         )
-    store = OAuthStore(JsonFile(data_dir / "oauth.json"), account)
+    store = OAuthStore(folder.file("oauth.json"), account)
     tokens_and_codes = _load_state("OAuth2 tokens", store.load)
     stored_tokens, used_codes = tokens_and_codes or (None, set())
 
@@ -197,6 +218,9 @@ def _oauth_ready(poller: Poller, options: Options) -> bool:
 
 
 async def _run_once(poller: Poller) -> int:
+    if poller.backoff.remaining(poller.clock()):
+        _LOGGER.error("%s", poller.refused_before())
+        return EXIT_CREDENTIALS_REJECTED
     try:
         report = await poller.run_once()
     except ISolarCloudAuthenticationError as err:

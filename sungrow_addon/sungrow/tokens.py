@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .auth import OAuthTokens
+from .storage import SaveResult
 
 if TYPE_CHECKING:
     from .auth import OAuth2
@@ -40,10 +41,12 @@ class TokenStore:
         if token == self._saved:
             return
         if token is None:
-            self.file.delete()
+            written = self.file.delete()
         else:
-            self.file.save({"account": self.account, "token": token})
-        self._saved = token
+            data = {"account": self.account, "token": token}
+            written = self.file.save(data) is not SaveResult.FAILED
+        if written:
+            self._saved = token
 
 
 @dataclass

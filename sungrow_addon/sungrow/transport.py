@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import socket
 import time
 from collections import deque
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from aiohttp import ClientError, ClientSession
+from aiohttp import ClientError, ClientResponse, ClientSession
 
 from .crypto import UndecryptableReplyError, decrypt_reply, encrypt_request
 from .errors import CLOCK_SKEW_CODE, SUCCESS, error_for, is_transient
@@ -26,6 +27,11 @@ from .exceptions import (
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+# No Open API answer comes near this; a larger body is a wrong server or an attack.
+MAX_REPLY_BYTES = 4 * 1024 * 1024
+# "//user:password@" in a URL that an aiohttp error message repeats.
+_USER_INFO = re.compile(r"//[^/@\s]*@")
 
 
 @dataclass
@@ -68,8 +74,8 @@ class Gateway:
 
     @property
     def host(self) -> str:
-        """Return the gateway's host name, for messages."""
-        return urlsplit(self.url).netloc
+        """Return the gateway's host name and port, for messages (never the URL's user info)."""
+        return urlsplit(self.url).netloc.rpartition("@")[2]
 
     async def post(
         self, path: str, body: dict[str, Any], *, headers: dict[str, str] | None = None
@@ -138,14 +144,19 @@ class Gateway:
         try:
             async with asyncio.timeout(self.request_timeout):
                 response = await self.session.request(
-                    method, self.url + path, data=data, headers=headers
+                    method, self.url + path, data=data, headers=headers, allow_redirects=False
                 )
-                return response.status, await response.text()
+                try:
+                    _refuse_redirect(path, response.status)
+                    return response.status, await _read_body(path, response)
+                finally:
+                    response.release()
         except TimeoutError as err:
             msg = f"iSolarCloud did not answer {path} within {self.request_timeout:.0f} s"
             raise ISolarCloudTimeoutError(msg) from err
-        except (ClientError, socket.gaierror, UnicodeDecodeError) as err:
-            msg = f"Cannot reach iSolarCloud at {self.host} ({str(err) or type(err).__name__})"
+        except (ClientError, socket.gaierror) as err:
+            detail = _USER_INFO.sub("//", str(err)) or type(err).__name__
+            msg = f"Cannot reach iSolarCloud at {self.host} ({detail})"
             raise ISolarCloudConnectionError(msg) from err
 
     async def _sync_clock(self) -> None:
@@ -163,12 +174,48 @@ class Gateway:
         return int(time.time() * 1000) + self._clock_offset_ms
 
 
+def _refuse_redirect(path: str, status: int) -> None:
+    """Raise for a 3xx: following it would send the keys and the token to another server."""
+    if 300 <= status < 400:  # noqa: PLR2004
+        msg = (
+            f"iSolarCloud answered {path} with a redirect (HTTP {status}), which the add-on "
+            "does not follow: check the 'server_url' option, or 'server' if it is empty"
+        )
+        raise ISolarCloudResponseError(msg, code=f"HTTP {status}")
+
+
+async def _read_body(path: str, response: ClientResponse) -> str:
+    """Return the body as UTF-8 text, reading no more than one byte past MAX_REPLY_BYTES."""
+    body = bytearray()
+    while chunk := await response.content.read(MAX_REPLY_BYTES + 1 - len(body)):
+        body += chunk
+    if len(body) > MAX_REPLY_BYTES:
+        msg = f"iSolarCloud answered {path} with more than {MAX_REPLY_BYTES >> 20} MiB"
+        raise ISolarCloudResponseError(msg)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _not_json(path) from None
+
+
+def _not_json(path: str) -> ISolarCloudResponseError:
+    return ISolarCloudResponseError(f"iSolarCloud answered {path} with something that is not JSON")
+
+
+def _json(text: str) -> Any:
+    """Parse JSON; a body nested too deep for the parser is as unusable as one that is not JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        msg = "JSON nested too deeply"
+        raise ValueError(msg) from None
+
+
 def _envelope(path: str, text: str) -> dict[str, Any]:
     try:
-        envelope = json.loads(text)
+        envelope = _json(text)
     except ValueError:
-        msg = f"iSolarCloud answered {path} with something that is not JSON"
-        raise ISolarCloudResponseError(msg) from None
+        raise _not_json(path) from None
     if not isinstance(envelope, dict):
         msg = f"iSolarCloud answered {path} with JSON that is not an envelope"
         raise ISolarCloudResponseError(msg)
@@ -178,7 +225,7 @@ def _envelope(path: str, text: str) -> dict[str, Any]:
 def _timestamp_ms(text: str) -> int | None:
     """Read the gateway's time from /timestamp (format undocumented: a number or an envelope)."""
     try:
-        value: Any = json.loads(text)
+        value: Any = _json(text)
     except ValueError:
         return None
     if isinstance(value, dict):
@@ -200,7 +247,7 @@ def _http_error(path: str, status: int, text: str) -> ISolarCloudError:
     """Return the error of a non-200 answer, with what a JSON body says (OAuth's `error`)."""
     code = f"HTTP {status}"
     try:
-        body = json.loads(text)
+        body = _json(text)
     except ValueError:
         body = None
     if not isinstance(body, dict):

@@ -4,14 +4,16 @@ Home Assistant keeps REST-created states in memory only: after a restart they ar
 the add-on sends them again. The add-on holds a connection to Home Assistant's websocket API
 (through the Supervisor proxy: `ws://supervisor/core/api/websocket`). Core closes it when it
 stops; the proxy answers 502 until Core runs again; the next successful login on the socket
-is the signal to send every sensor again. (Home Assistant's own "started" event cannot be
-seen through the proxy: a new connection always comes too late for it.)
+is the signal to look whether Core lost the sensors, and to send them all again if it did.
+(Home Assistant's own "started" event cannot be seen through the proxy: a new connection
+always comes too late for it.) Reconnections back off, from a second up to a minute.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -39,27 +41,30 @@ class CoreWatcher:
     url: str
     token: str = field(repr=False)
     on_return: Callable[[], Awaitable[object]]
-    retry_min: float = 0.5
-    retry_max: float = 5.0
+    retry_min: float = 1.0
+    retry_max: float = 60.0
     refused_retry: float = 300.0
     timeout: float = 10.0
+    # A connection that lasted this long was a working one: the backoff starts over.
+    stable_after: float = 60.0
 
     async def run(self) -> None:
         """Watch until cancelled."""
+        loop = asyncio.get_running_loop()
         delay, lost, refused = self.retry_min, False, False
         while True:
+            connected = loop.time()
             try:
                 async with self.session.ws_connect(self.url, heartbeat=30.0) as socket:
                     await self._log_in(socket)
                     if refused:
                         _LOGGER.info("Home Assistant's websocket accepts the token again")
-                    delay, refused = self.retry_min, False
+                    refused = False
                     if lost:
                         await self._back()
                     lost = True
                     await self._until_closed(socket)
                 _LOGGER.debug("Home Assistant closed the websocket: it stops or restarts")
-                continue
             except HomeAssistantAuthenticationError as err:
                 if not refused:
                     _LOGGER.warning(
@@ -78,11 +83,14 @@ class CoreWatcher:
                 # The Supervisor answers 502 while Core starts: expected during a restart.
                 _LOGGER.debug("Home Assistant's websocket is not there (%s)", err or type(err))
                 lost = True
-            await asyncio.sleep(delay)
+            if loop.time() - connected >= self.stable_after:
+                delay = self.retry_min
+            # Never reconnect at once: a socket that closes right away must not become a storm.
+            jitter = random.uniform(1.0, 1.5)  # noqa: S311 - timing, not security
+            await asyncio.sleep(delay * jitter)
             delay = min(delay * 2, self.retry_max)
 
     async def _back(self) -> None:
-        _LOGGER.info("Home Assistant is back: publishing every sensor again")
         try:
             await self.on_return()
         except HomeAssistantError as err:
