@@ -10,8 +10,8 @@ import re
 import sys
 from pathlib import Path
 
-from sungrow.catalog import PointSpec, load_catalog
-from sungrow.derived import derived_for
+from sungrow.states.catalog import PointSpec, load_catalog
+from sungrow.states.derived import derived_for
 
 DOCS = Path(__file__).parent.parent / "sungrow_addon" / "DOCS.md"
 START, END = "<!-- sensor tables: start -->", "<!-- sensor tables: end -->"

@@ -22,15 +22,15 @@ from aioresponses import aioresponses
 from const import APPKEY, HA_TOKEN, PASSWORD, PS_ID, SECRET_KEY, USER_ID, USERNAME
 from fake_homeassistant import FakeHomeAssistant
 
-from sungrow.auth import AccountLogin
-from sungrow.guard import CounterGuard
-from sungrow.homeassistant import HomeAssistant
-from sungrow.isolarcloud import ISolarCloud
-from sungrow.naming import EntityNames
+from sungrow.cloud.auth import AccountLogin
+from sungrow.cloud.client import ISolarCloud
+from sungrow.cloud.transport import Gateway
 from sungrow.poller import Poller
+from sungrow.publish.rest import HomeAssistant
 from sungrow.simulator import CloudSimulator, SimAccount, SimApp, hybrid_plant
+from sungrow.states.guard import CounterGuard
+from sungrow.states.naming import EntityNames
 from sungrow.storage import JsonFile
-from sungrow.transport import Gateway
 
 ADDON_DIR = Path(__file__).parent.parent / "sungrow_addon"
 REDIRECT = "https://example.com/callback"

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from conftest import ADDON_DIR
 
+from sungrow.cloud.regions import Server
 from sungrow.options import LOG_LEVELS, SCAN_INTERVAL_RANGE, Options
-from sungrow.regions import Server
 
 REPO = ADDON_DIR.parent
 # The Supervisor's option type grammar (apps/options.py), written out for the types we use.

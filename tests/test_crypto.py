@@ -18,15 +18,15 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from yarl import URL
 
-from sungrow.crypto import (
+from sungrow.cloud.crypto import (
     InvalidPublicKeyError,
     UndecryptableReplyError,
     decrypt_reply,
     encrypt_request,
     load_public_key,
 )
+from sungrow.cloud.transport import Gateway
 from sungrow.exceptions import ISolarCloudAuthenticationError, ISolarCloudResponseError
-from sungrow.transport import Gateway
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -11,12 +11,12 @@ import pytest
 from conftest import account_cloud
 from const import HA_TOKEN, PASSWORD, USERNAME
 
-from sungrow.homeassistant import HomeAssistant
-from sungrow.naming import EntityNames
 from sungrow.poller import Poller
+from sungrow.publish.rest import HomeAssistant
+from sungrow.publish.watcher import CoreWatcher
 from sungrow.simulator import Fault
+from sungrow.states.naming import EntityNames
 from sungrow.storage import JsonFile
-from sungrow.watcher import CoreWatcher
 
 if TYPE_CHECKING:
     from collections.abc import Callable

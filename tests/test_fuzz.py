@@ -20,19 +20,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sungrow.backoff import CredentialBackoff
-from sungrow.catalog import load_catalog
-from sungrow.discovery import Discovery
+from sungrow.cloud.discovery import Discovery
+from sungrow.cloud.models import Device, Plant, Reading
+from sungrow.cloud.tokens import OAuthStore, TokenStore
 from sungrow.exceptions import OptionsError, StateFileError
-from sungrow.freshness import Freshness
-from sungrow.guard import CounterGuard, Moment
-from sungrow.homeassistant import VALID_ENTITY_ID
 from sungrow.logs import RedactingFormatter
-from sungrow.models import Device, Plant, Reading
-from sungrow.naming import EntityNames
 from sungrow.options import Options
-from sungrow.sensors import Source, StateBuilder, sensor_keys
+from sungrow.publish.rest import VALID_ENTITY_ID
+from sungrow.states.builder import Source, StateBuilder, sensor_keys
+from sungrow.states.catalog import load_catalog
+from sungrow.states.freshness import Freshness
+from sungrow.states.guard import CounterGuard, Moment
+from sungrow.states.naming import EntityNames
 from sungrow.storage import JsonFile
-from sungrow.tokens import OAuthStore, TokenStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

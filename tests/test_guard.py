@@ -9,19 +9,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sungrow.catalog import load_catalog
-from sungrow.derived import derived_for
-from sungrow.freshness import Freshness
-from sungrow.guard import CounterGuard, Moment
-from sungrow.models import Plant, Reading
-from sungrow.naming import EntityNames
-from sungrow.sensors import Source, StateBuilder
+from sungrow.cloud.models import Plant, Reading
+from sungrow.states.builder import Source, StateBuilder
+from sungrow.states.catalog import load_catalog
+from sungrow.states.derived import derived_for
+from sungrow.states.freshness import Freshness
+from sungrow.states.guard import CounterGuard, Moment
+from sungrow.states.naming import EntityNames
 from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from sungrow.homeassistant import SensorState
+    from sungrow.publish.model import SensorState
 
 DAY = date(2026, 6, 21)
 BERLIN = ZoneInfo("Europe/Berlin")

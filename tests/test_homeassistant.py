@@ -18,7 +18,9 @@ from sungrow.exceptions import (
     HomeAssistantConnectionError,
     HomeAssistantError,
 )
-from sungrow.homeassistant import ConsolePublisher, HomeAssistant, SensorState
+from sungrow.publish.console import ConsolePublisher
+from sungrow.publish.model import SensorState
+from sungrow.publish.rest import HomeAssistant
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

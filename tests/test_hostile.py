@@ -16,15 +16,16 @@ from aiohttp import web
 from conftest import error_lines, make_poller, serve
 from const import APPKEY, HA_TOKEN, PASSWORD, PS_ID, SECRET_KEY, USERNAME
 
-from sungrow.auth import OAuth2
-from sungrow.freshness import Freshness
-from sungrow.homeassistant import HomeAssistant, SensorState
-from sungrow.isolarcloud import ISolarCloud
-from sungrow.regions import Server
+from sungrow.cloud.auth import OAuth2
+from sungrow.cloud.client import ISolarCloud
+from sungrow.cloud.regions import Server
+from sungrow.cloud.transport import Gateway
+from sungrow.publish.model import SensorState
+from sungrow.publish.rest import HomeAssistant
+from sungrow.publish.watcher import CoreWatcher
 from sungrow.simulator import Quirks, SimApp, micro_plant
+from sungrow.states.freshness import Freshness
 from sungrow.storage import DataFolder
-from sungrow.transport import Gateway
-from sungrow.watcher import CoreWatcher
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

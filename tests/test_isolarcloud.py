@@ -15,7 +15,9 @@ from conftest import account_cloud, load_fixture, serve
 from const import APPKEY, PASSWORD, SECRET_KEY, USERNAME
 from yarl import URL
 
-from sungrow.auth import AccountLogin
+from sungrow.cloud.auth import AccountLogin
+from sungrow.cloud.client import MAX_PAGES
+from sungrow.cloud.transport import MAX_REPLY_BYTES
 from sungrow.exceptions import (
     ISolarCloudAuthenticationError,
     ISolarCloudConnectionError,
@@ -23,15 +25,13 @@ from sungrow.exceptions import (
     ISolarCloudResponseError,
     ISolarCloudTimeoutError,
 )
-from sungrow.isolarcloud import MAX_PAGES
-from sungrow.transport import MAX_REPLY_BYTES
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from aioresponses import aioresponses
 
-    from sungrow.isolarcloud import ISolarCloud
+    from sungrow.cloud.client import ISolarCloud
     from sungrow.simulator import CloudSimulator
 
 GATEWAY = "https://gateway.isolarcloud.eu"
@@ -493,7 +493,7 @@ async def test_retries_back_off_exponentially_with_jitter(
     async def record(seconds: float) -> None:
         delays.append(seconds)
 
-    monkeypatch.setattr("sungrow.transport.asyncio.sleep", record)
+    monkeypatch.setattr("sungrow.cloud.transport.asyncio.sleep", record)
     cloud = account_cloud(session, GATEWAY, token=TOKEN, retry_delay=2.0)
     responses.post(PLANTS_URL, status=500, body="", repeat=True)
 

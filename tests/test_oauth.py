@@ -9,15 +9,15 @@ import pytest
 from const import APPKEY, SECRET_KEY
 from yarl import URL
 
-from sungrow.auth import OAuth2, OAuthTokens, code_digest
+from sungrow.cloud.auth import OAuth2, OAuthTokens, code_digest
+from sungrow.cloud.client import ISolarCloud
+from sungrow.cloud.regions import Server
+from sungrow.cloud.transport import Gateway
 from sungrow.exceptions import (
     ISolarCloudAuthenticationError,
     ISolarCloudError,
     ISolarCloudRateLimitError,
 )
-from sungrow.isolarcloud import ISolarCloud
-from sungrow.regions import Server
-from sungrow.transport import Gateway
 
 if TYPE_CHECKING:
     import aiohttp

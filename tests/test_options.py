@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from const import APPKEY, PASSWORD, SECRET_KEY, USERNAME
 
+from sungrow.cloud.regions import Server
 from sungrow.exceptions import OptionsError
 from sungrow.options import Options, load_options
-from sungrow.regions import Server
 
 if TYPE_CHECKING:
     from pathlib import Path

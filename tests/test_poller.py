@@ -10,11 +10,10 @@ import pytest
 from conftest import account_cloud
 from const import HA_TOKEN, PASSWORD, PS_ID
 
-from sungrow.discovery import Discovery
+from sungrow.cloud.discovery import Discovery
 from sungrow.exceptions import ISolarCloudResponseError
-from sungrow.homeassistant import HomeAssistant
-from sungrow.naming import EntityNames
 from sungrow.poller import CycleReport, Poller
+from sungrow.publish.rest import HomeAssistant
 from sungrow.simulator import (
     CloudSimulator,
     Fault,
@@ -23,6 +22,7 @@ from sungrow.simulator import (
     micro_plant,
     pv_plant,
 )
+from sungrow.states.naming import EntityNames
 from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:

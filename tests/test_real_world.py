@@ -16,7 +16,9 @@ from test_faults import until
 
 from sungrow.exceptions import CycleIncompleteError
 from sungrow.health import GRACE, STEP_LIMIT, Heartbeat, is_healthy
-from sungrow.homeassistant import HomeAssistant, SensorState
+from sungrow.publish.model import SensorState
+from sungrow.publish.rest import HomeAssistant
+from sungrow.publish.watcher import CoreWatcher
 from sungrow.service import supervised
 from sungrow.simulator import (
     AUSTRALIAN_EXPIRY,
@@ -25,7 +27,6 @@ from sungrow.simulator import (
     Quirks,
     RefreshRefusal,
 )
-from sungrow.watcher import CoreWatcher
 
 if TYPE_CHECKING:
     from pathlib import Path

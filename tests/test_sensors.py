@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 import pytest
 from fake_homeassistant import VALID_ENTITY_ID
 
-from sungrow.catalog import Catalog, PointSpec, load_catalog
-from sungrow.freshness import Freshness
-from sungrow.guard import CounterGuard
-from sungrow.models import Device, Plant, Reading, parse_number
-from sungrow.naming import EntityNames, slugify
-from sungrow.sensors import Source, StateBuilder
+from sungrow.cloud.models import Device, Plant, Reading, parse_number
+from sungrow.states.builder import Source, StateBuilder
+from sungrow.states.catalog import Catalog, PointSpec, load_catalog
+from sungrow.states.freshness import Freshness
+from sungrow.states.guard import CounterGuard
+from sungrow.states.naming import EntityNames, slugify
 from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:

@@ -14,10 +14,10 @@ import pytest
 from conftest import account_cloud
 from const import HA_TOKEN, PASSWORD, PS_ID, SECRET_KEY
 
-from sungrow.homeassistant import HomeAssistant
-from sungrow.naming import EntityNames
 from sungrow.poller import Poller
+from sungrow.publish.rest import HomeAssistant
 from sungrow.simulator import Fault, pv_plant
+from sungrow.states.naming import EntityNames
 from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:

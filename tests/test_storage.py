@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from sungrow.cloud.tokens import TokenStore, account_fingerprint
 from sungrow.exceptions import StateFileError
 from sungrow.storage import MAX_STATE_BYTES, DataFolder, JsonFile, SaveResult
-from sungrow.tokens import TokenStore, account_fingerprint
 
 if TYPE_CHECKING:
     from pathlib import Path

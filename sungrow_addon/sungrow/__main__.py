@@ -9,11 +9,11 @@ import os
 import sys
 from pathlib import Path
 
-from .exceptions import OptionsError
-from .homeassistant import DEFAULT_API_URL
-from .logs import set_level, setup_logging
-from .options import load_options
-from .service import EXIT_BAD_CONFIGURATION, Environment, run
+from sungrow.exceptions import OptionsError
+from sungrow.logs import set_level, setup_logging
+from sungrow.options import load_options
+from sungrow.publish.rest import DEFAULT_API_URL
+from sungrow.service import EXIT_BAD_CONFIGURATION, Environment, run
 
 _LOGGER = logging.getLogger("sungrow")
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     api_url = env.get("HA_API_URL", DEFAULT_API_URL).rstrip("/")
     data_dir = env.get("SUNGROW_DATA_DIR")
     if args.demo:
-        from .demo import run_demo  # noqa: PLC0415 - the simulator is loaded for the demo only
+        from sungrow.demo import run_demo  # noqa: PLC0415 - the simulator is loaded for the demo only
 
         return asyncio.run(
             run_demo(

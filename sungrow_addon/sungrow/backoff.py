@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .storage import SaveResult
+from sungrow.storage import SaveResult
 
 if TYPE_CHECKING:
-    from .storage import JsonFile
+    from sungrow.storage import JsonFile
 
 FIRST_PAUSE = 3600.0
 LONGEST_PAUSE = 24 * 3600.0

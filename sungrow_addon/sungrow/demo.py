@@ -6,9 +6,11 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .homeassistant import ConsolePublisher
-from .options import Options
-from .service import Environment, run
+from sungrow.options import Options
+from sungrow.publish.console import ConsolePublisher
+from sungrow.service import Environment, run
+from sungrow.timezones import fallback_zone
+
 from .simulator import (
     DEMO_APPKEY,
     DEMO_PASSWORD,
@@ -16,10 +18,9 @@ from .simulator import (
     DEMO_USERNAME,
     demo_simulator,
 )
-from .timezones import fallback_zone
 
 if TYPE_CHECKING:
-    from .logs import RedactingFormatter
+    from sungrow.logs import RedactingFormatter
 
 DEMO_SCAN_INTERVAL = 60
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
 
-from .crypto import InvalidPublicKeyError, load_public_key
-from .exceptions import OptionsError, StateFileError
-from .regions import Server
-from .storage import JsonFile
+from sungrow.cloud.crypto import InvalidPublicKeyError, load_public_key
+from sungrow.cloud.regions import Server
+from sungrow.exceptions import OptionsError, StateFileError
+from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -12,33 +12,33 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
-from .backoff import CredentialBackoff
-from .catalog import Catalog, load_catalog
-from .derived import derived_for
-from .discovery import Discovery, describe, discover
-from .errors import Pause, pause_of
-from .exceptions import (
+from sungrow.backoff import CredentialBackoff
+from sungrow.cloud.discovery import Discovery, describe, discover
+from sungrow.cloud.errors import Pause, pause_of
+from sungrow.exceptions import (
     CycleIncompleteError,
     HomeAssistantError,
     ISolarCloudAuthenticationError,
     ISolarCloudError,
     ISolarCloudRateLimitError,
 )
-from .freshness import Freshness
-from .guard import CounterGuard
-from .health import STEP_LIMIT
-from .sensors import Source, StateBuilder, sensor_keys
-from .timezones import fallback_zone
-from .timezones import zone as time_zone
+from sungrow.health import STEP_LIMIT
+from sungrow.states.builder import Source, StateBuilder, sensor_keys
+from sungrow.states.catalog import Catalog, load_catalog
+from sungrow.states.derived import derived_for
+from sungrow.states.freshness import Freshness
+from sungrow.states.guard import CounterGuard
+from sungrow.timezones import fallback_zone
+from sungrow.timezones import zone as time_zone
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
 
-    from .catalog import PointSpec
-    from .homeassistant import Publisher, SensorState
-    from .isolarcloud import ISolarCloud
-    from .models import Plant
-    from .naming import EntityNames
+    from sungrow.cloud.client import ISolarCloud
+    from sungrow.cloud.models import Plant
+    from sungrow.publish.model import Publisher, SensorState
+    from sungrow.states.catalog import PointSpec
+    from sungrow.states.naming import EntityNames
 
 _LOGGER = logging.getLogger(__name__)
 

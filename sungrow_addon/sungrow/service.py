@@ -11,31 +11,31 @@ from typing import TYPE_CHECKING, TypeVar
 
 from aiohttp import ClientSession
 
-from . import __version__
-from .auth import AccountLogin, OAuth2, OAuthTokens
-from .backoff import CredentialBackoff
-from .crypto import load_public_key
-from .discovery import Discovery
-from .exceptions import ISolarCloudAuthenticationError, StateFileError, SungrowAddonError
-from .freshness import Freshness
-from .guard import CounterGuard
-from .health import HEARTBEAT_FILE, Heartbeat
-from .homeassistant import HomeAssistant
-from .isolarcloud import ISolarCloud
-from .naming import EntityNames
-from .poller import Poller
-from .storage import DataFolder
-from .tokens import OAuthStore, TokenStore, account_fingerprint
-from .transport import Gateway
-from .watcher import CoreWatcher
+from sungrow import __version__
+from sungrow.backoff import CredentialBackoff
+from sungrow.cloud.auth import AccountLogin, OAuth2, OAuthTokens
+from sungrow.cloud.client import ISolarCloud
+from sungrow.cloud.crypto import load_public_key
+from sungrow.cloud.discovery import Discovery
+from sungrow.cloud.tokens import OAuthStore, TokenStore, account_fingerprint
+from sungrow.cloud.transport import Gateway
+from sungrow.exceptions import ISolarCloudAuthenticationError, StateFileError, SungrowAddonError
+from sungrow.health import HEARTBEAT_FILE, Heartbeat
+from sungrow.poller import Poller
+from sungrow.publish.rest import HomeAssistant
+from sungrow.publish.watcher import CoreWatcher
+from sungrow.states.freshness import Freshness
+from sungrow.states.guard import CounterGuard
+from sungrow.states.naming import EntityNames
+from sungrow.storage import DataFolder
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from pathlib import Path
 
-    from .homeassistant import Publisher
-    from .logs import RedactingFormatter
-    from .options import Options
+    from sungrow.logs import RedactingFormatter
+    from sungrow.options import Options
+    from sungrow.publish.model import Publisher
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import StateFileError
+from sungrow.exceptions import StateFileError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -6,12 +6,12 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .auth import OAuthTokens
-from .storage import SaveResult
+from sungrow.cloud.auth import OAuthTokens
+from sungrow.storage import SaveResult
 
 if TYPE_CHECKING:
-    from .auth import OAuth2
-    from .storage import JsonFile
+    from sungrow.cloud.auth import OAuth2
+    from sungrow.storage import JsonFile
 
 
 def account_fingerprint(*parts: str) -> str:

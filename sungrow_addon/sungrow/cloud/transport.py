@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientError, ClientResponse, ClientSession
 
-from .crypto import UndecryptableReplyError, decrypt_reply, encrypt_request
-from .errors import CLOCK_SKEW_CODE, SUCCESS, error_for, is_transient
-from .exceptions import (
+from sungrow.cloud.crypto import UndecryptableReplyError, decrypt_reply, encrypt_request
+from sungrow.cloud.errors import CLOCK_SKEW_CODE, SUCCESS, error_for, is_transient
+from sungrow.exceptions import (
     GrantRejectedError,
     ISolarCloudConnectionError,
     ISolarCloudError,

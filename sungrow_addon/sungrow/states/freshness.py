@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .homeassistant import SensorState
-from .storage import SaveResult
+from sungrow.publish.model import SensorState
+from sungrow.storage import SaveResult
 
 if TYPE_CHECKING:
     from collections.abc import Hashable, Iterable, Mapping
 
-    from .storage import JsonFile
+    from sungrow.storage import JsonFile
 
 UNAVAILABLE = "unavailable"
 # The cloud refreshes its data about every 5 minutes: whatever the poll interval, a device is

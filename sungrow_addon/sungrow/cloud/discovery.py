@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import ISolarCloudResponseError
-from .models import PLANT_DEVICE_TYPE, Device, Plant
+from sungrow.cloud.models import PLANT_DEVICE_TYPE, Device, Plant
+from sungrow.exceptions import ISolarCloudResponseError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from .isolarcloud import ISolarCloud
+    from sungrow.cloud.client import ISolarCloud
 
 # Codes meaning "this application may not list devices": the plant's own data still works.
 _DEVICE_LIST_REFUSED = frozenset({"E900", "E996"})

@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .errors import NOT_IN_PLAN_CODE, is_transient
-from .exceptions import (
+from sungrow.cloud.errors import NOT_IN_PLAN_CODE, is_transient
+from sungrow.exceptions import (
     GrantRejectedError,
     ISolarCloudAuthenticationError,
     ISolarCloudRateLimitError,
@@ -19,8 +19,8 @@ from .exceptions import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .regions import Server
-    from .transport import Gateway
+    from sungrow.cloud.regions import Server
+    from sungrow.cloud.transport import Gateway
 
 # The cloud answers a rejected login with result_code "1"; the verdict is in login_state.
 _LOGIN_STATES = {

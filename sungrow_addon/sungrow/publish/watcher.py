@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import ClientError, WSMessageTypeError, WSMsgType
 
-from .exceptions import (
+from sungrow.exceptions import (
     HomeAssistantAuthenticationError,
     HomeAssistantConnectionError,
     HomeAssistantError,

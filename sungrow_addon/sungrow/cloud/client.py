@@ -5,17 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import is_token_suspect
-from .exceptions import (
+from sungrow.cloud.errors import is_token_suspect
+from sungrow.cloud.models import PLANT_DEVICE_TYPE, Device, Plant, Reading, plant_ps_key
+from sungrow.exceptions import (
     ISolarCloudAuthenticationError,
     ISolarCloudResponseError,
     TokenRejectedError,
 )
-from .models import PLANT_DEVICE_TYPE, Device, Plant, Reading, plant_ps_key
 
 if TYPE_CHECKING:
-    from .auth import AccountLogin, Credentials, OAuth2
-    from .transport import Gateway
+    from sungrow.cloud.auth import AccountLogin, Credentials, OAuth2
+    from sungrow.cloud.transport import Gateway
 
 MAX_POINTS_PER_CALL = 100
 PAGE_SIZE = 100

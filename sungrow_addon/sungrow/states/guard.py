@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .storage import SaveResult
+from sungrow.storage import SaveResult
 
 if TYPE_CHECKING:
-    from .storage import JsonFile
+    from sungrow.storage import JsonFile
 
 _LOGGER = logging.getLogger(__name__)
 # In the first hour after midnight a daily counter may restart: a drop to below this share.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from .exceptions import (
+from sungrow.exceptions import (
     ISolarCloudAuthenticationError,
     ISolarCloudConnectionError,
     ISolarCloudError,

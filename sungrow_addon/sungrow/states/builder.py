@@ -6,20 +6,20 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
-from .derived import derived_for
-from .freshness import UNAVAILABLE
-from .guard import Moment
-from .homeassistant import SensorState
-from .models import PLANT_DEVICE_TYPE
+from sungrow.cloud.models import PLANT_DEVICE_TYPE
+from sungrow.publish.model import SensorState
+from sungrow.states.derived import derived_for
+from sungrow.states.freshness import UNAVAILABLE
+from sungrow.states.guard import Moment
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .catalog import Catalog, PointSpec
-    from .freshness import Freshness
-    from .guard import CounterGuard
-    from .models import Device, Plant, Reading
-    from .naming import EntityNames
+    from sungrow.cloud.models import Device, Plant, Reading
+    from sungrow.states.catalog import Catalog, PointSpec
+    from sungrow.states.freshness import Freshness
+    from sungrow.states.guard import CounterGuard
+    from sungrow.states.naming import EntityNames
 
 _MAX_STATE_LENGTH = 255
 DIAGNOSTIC_KEYS = frozenset({"api_calls_last_hour", "last_error", "last_update", "data_time"})

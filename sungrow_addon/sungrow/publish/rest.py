@@ -7,22 +7,24 @@ import json
 import logging
 import re
 import socket
-import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiohttp import ClientError, ClientSession
 
-from .exceptions import (
+from sungrow.exceptions import (
     HomeAssistantAuthenticationError,
     HomeAssistantConnectionError,
     HomeAssistantError,
 )
+from sungrow.publish.model import PublishReport
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Sequence
+
+    from sungrow.publish.model import SensorState
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_API_URL = "http://supervisor/core/api"
@@ -35,33 +37,6 @@ VALID_ENTITY_ID = re.compile(r"(?!.+__)(?!_)[0-9a-z_]+(?<!_)\.(?!_)[0-9a-z_]+(?<
 _MAX_ANSWER_BYTES = 64 * 1024
 # A reconnected websocket is checked for a restart of Core at most this often.
 RESTORE_CHECK_INTERVAL = 60.0
-
-
-@dataclass(frozen=True)
-class PublishReport:
-    """How many states were sent, and whether Home Assistant had lost the others."""
-
-    sent: int
-    restored: bool
-
-
-@dataclass(frozen=True, kw_only=True)
-class SensorState:
-    """One sensor as Home Assistant will store it."""
-
-    entity_id: str
-    state: str
-    attributes: Mapping[str, Any]
-
-
-class Publisher(Protocol):
-    """Where sensor states go: Home Assistant, or the terminal in the demo."""
-
-    async def publish(self, states: Sequence[SensorState]) -> PublishReport:
-        """Publish the states; raise HomeAssistantError when one could not be published."""
-
-    async def time_zone(self) -> str | None:
-        """Return Home Assistant's time zone name, None when it cannot be asked."""
 
 
 @dataclass(kw_only=True)
@@ -222,23 +197,3 @@ def _address(url: str) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-@dataclass(kw_only=True)
-class ConsolePublisher:
-    """Prints each sensor (entity_id, value, unit) instead of posting it: the demo's output."""
-
-    stream: TextIO = field(default_factory=lambda: sys.stdout)
-
-    async def time_zone(self) -> str | None:
-        """Return None: the demo has no Home Assistant to ask."""
-        return None
-
-    async def publish(self, states: Sequence[SensorState]) -> PublishReport:
-        """Print one line per sensor."""
-        width = max((len(state.entity_id) for state in states), default=0)
-        for state in states:
-            unit = state.attributes.get("unit_of_measurement", "")
-            self.stream.write(f"{state.entity_id:<{width}}  {state.state} {unit}".rstrip() + "\n")
-        self.stream.flush()
-        return PublishReport(sent=len(states), restored=False)

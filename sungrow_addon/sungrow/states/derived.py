@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .catalog import PointSpec
-from .models import PLANT_DEVICE_TYPE
+from sungrow.cloud.models import PLANT_DEVICE_TYPE
+from sungrow.states.catalog import PointSpec
 
 HYBRID_INVERTER = 14
 Values = Mapping[str, float | None]

@@ -13,14 +13,14 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .models import PLANT_DEVICE_TYPE
-from .storage import SaveResult
+from sungrow.cloud.models import PLANT_DEVICE_TYPE
+from sungrow.storage import SaveResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable
 
-    from .models import Device, Plant
-    from .storage import JsonFile
+    from sungrow.cloud.models import Device, Plant
+    from sungrow.storage import JsonFile
 
 ENTITY_PREFIX = "sungrow"
 _MAX_SLUG_LENGTH = 40

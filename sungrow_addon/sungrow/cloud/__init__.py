@@ -1,0 +1,1 @@
+"""The iSolarCloud Open API: transport, authentication, models and the client."""

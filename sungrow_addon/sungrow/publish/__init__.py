@@ -1,0 +1,1 @@
+"""Where the states go: Home Assistant over REST or MQTT, or the terminal."""

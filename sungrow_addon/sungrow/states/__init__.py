@@ -1,0 +1,1 @@
+"""Turning readings into sensor states: catalog, counter guard, freshness, names."""
