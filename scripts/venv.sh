@@ -15,3 +15,21 @@ ensure_venv() {
         touch "$stamp"
     fi
 }
+
+# The MQTT tests run a real broker: Debian's mosquitto (not started as a service).
+ensure_mosquitto() {
+    if command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; then
+        return
+    fi
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        if ! command -v sudo >/dev/null; then
+            echo "mosquitto is missing and cannot be installed: the MQTT tests will be skipped" >&2
+            return
+        fi
+        sudo="sudo"
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y -qq mosquitto >/dev/null ||
+        { $sudo apt-get update -qq && $sudo apt-get install -y -qq mosquitto >/dev/null; }
+}

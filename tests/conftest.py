@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,8 @@ from aiohttp import web
 from aioresponses import aioresponses
 from const import APPKEY, HA_TOKEN, PASSWORD, PS_ID, SECRET_KEY, USER_ID, USERNAME
 from fake_homeassistant import FakeHomeAssistant
+from mosquitto import Listener, Mosquitto
+from mosquitto import available as mosquitto_available
 
 from sungrow.cloud.auth import AccountLogin
 from sungrow.cloud.client import ISolarCloud
@@ -160,9 +163,9 @@ def make_poller(
     """Wire a poller like the service does, restoring names and counters from tmp_path."""
     counters = JsonFile(tmp_path / "counters.json")
     names = JsonFile(tmp_path / "names.json")
+    settings.setdefault("publisher", HomeAssistant(session=session, token=HA_TOKEN, api_url=ha_url))
     return Poller(
         cloud=account_cloud(session, cloud_url),
-        publisher=HomeAssistant(session=session, token=HA_TOKEN, api_url=ha_url),
         names=EntityNames.from_dict(names, names.load() or {}),
         scan_interval=300,
         guard=CounterGuard.from_dict(counters, counters.load() or {}),
@@ -221,6 +224,30 @@ def options(cloud_url: str) -> dict[str, Any]:
 
 
 @pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A real Mosquitto broker on a free loopback port (Debian's package, as CI installs it)."""
+    if not mosquitto_available():
+        pytest.skip("no mosquitto here: ./scripts/test installs it (apt-get install mosquitto)")
+    folder = tmp_path / "mosquitto"
+    folder.mkdir()
+    broker = Mosquitto(folder)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+async def listener(mosquitto: Mosquitto) -> AsyncIterator[Listener]:
+    """Every message on the test broker, as a client of its own sees it."""
+    seen = Listener(mosquitto)
+    await seen.start()
+    yield seen
+    await seen.stop()
+
+
+@pytest.fixture
 def oauth_options(options: dict[str, Any], simulator: CloudSimulator) -> dict[str, Any]:
     """Options for an OAuth2 application: no account, a fresh code."""
     simulator.apps[0] = SimApp(
@@ -271,6 +298,7 @@ def run_addon(tmp_path: Path, ha_url: str) -> RunAddon:
             "SUNGROW_OPTIONS": str(options_file),
             "SUNGROW_DATA_DIR": str(tmp_path / "data"),
             "HA_API_URL": ha_url,
+            "SUPERVISOR_URL": ha_url.removesuffix("/api"),
             "SUPERVISOR_TOKEN": HA_TOKEN,
             **(env or {}),
         }
@@ -288,3 +316,44 @@ def run_addon(tmp_path: Path, ha_url: str) -> RunAddon:
         return Result(process.returncode, stdout.decode(), stderr.decode())
 
     return run
+
+
+async def until(condition: Callable[[], bool], seconds: float) -> float:
+    """Wait until `condition` holds, at most `seconds`; return how long it took."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - the fakes change state from this loop
+            await asyncio.sleep(0.02)
+    return loop.time() - start
+
+
+async def start_service(
+    tmp_path: Path, options: dict[str, Any], env: dict[str, str]
+) -> asyncio.subprocess.Process:
+    """Start the service (no --once) as the container does."""
+    (tmp_path / "options.json").write_text(json.dumps(options), encoding="utf-8")
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sungrow",
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ADDON_DIR),
+            "SUNGROW_OPTIONS": str(tmp_path / "options.json"),
+            "SUNGROW_DATA_DIR": str(tmp_path / "data"),
+            "SUPERVISOR_TOKEN": HA_TOKEN,
+            "SUPERVISOR_URL": env.get("HA_API_URL", "http://127.0.0.1:9/api").removesuffix("/api"),
+            **env,
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def stop_service(process: asyncio.subprocess.Process) -> str:
+    """Send SIGTERM; return the log after asserting a clean exit within 5 s."""
+    process.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(process.communicate(), 5)
+    assert process.returncode == 0, stderr.decode()
+    return stderr.decode()

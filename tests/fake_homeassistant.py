@@ -47,6 +47,8 @@ class FakeHomeAssistant:
     close_after_login: bool = False
     fetched: list[str] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    # What the Supervisor's MQTT service offers (None: no broker add-on, HTTP 400).
+    mqtt_service: dict[str, Any] | None = None
     _down_until: float = 0.0
     _sockets: set[web.WebSocketResponse] = field(default_factory=set, repr=False)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition, repr=False)
@@ -66,6 +68,8 @@ class FakeHomeAssistant:
         app.router.add_get("/api/websocket", self._websocket)
         app.router.add_post("/api/states/{entity_id}", self._post_state)
         app.router.add_get("/api/states/{entity_id}", self._get_state)
+        app.router.add_delete("/api/states/{entity_id}", self._delete_state)
+        app.router.add_get("/services/mqtt", self._mqtt_service)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -132,6 +136,23 @@ class FakeHomeAssistant:
         """Note every request's method and raw path, whatever it asks for."""
         self.requests.append((request.method, request.raw_path))
         return await handler(request)
+
+    async def _mqtt_service(self, request: web.Request) -> web.Response:
+        """Answer as the Supervisor's services API does (it sits beside Core here)."""
+        if not self._authorized(request):
+            return web.json_response({"result": "error", "message": "Unauthorized"}, status=401)
+        if self.mqtt_service is None:
+            return web.json_response(
+                {"result": "error", "message": "Service not enabled"}, status=400
+            )
+        return web.json_response({"result": "ok", "data": self.mqtt_service})
+
+    async def _delete_state(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"message": "401: Unauthorized"}, status=401)
+        if self.states.pop(request.match_info["entity_id"], None) is None:
+            return web.json_response({"message": "Entity not found."}, status=404)
+        return web.json_response({"message": "Entity removed."})
 
     async def _get_state(self, request: web.Request) -> web.Response:
         entity_id = request.match_info["entity_id"]

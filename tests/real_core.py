@@ -24,11 +24,13 @@ import time
 from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import quote
 
 import aiohttp
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from datetime import datetime
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ REQUIREMENTS = (
     "home-assistant-frontend==20250411.0",
     "pyotp==2.8.0",
     "PyQRCode==1.2.1",
+    "paho-mqtt==2.1.0",  # the MQTT integration's requirement
 )
 UV_REQUIREMENT = "uv==0.6.10"  # the uv that homeassistant 2025.4.4 itself requires
 MIN_PYTHON = (3, 13, 0)  # homeassistant 2025.4.4: Requires-Python >=3.13.0
@@ -435,10 +438,36 @@ class RealCore:
 
     # ------------------------------------------------------------------- asking
 
+    async def setup_mqtt(self, port: int) -> None:
+        """Add the MQTT integration against a broker on loopback, through its config flow."""
+        async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as session:
+            flow = await self._post(
+                session,
+                "/api/config/config_entries/flow",
+                json={"handler": "mqtt"},
+                token=self.token,
+            )
+            if flow.get("step_id") != "broker":
+                raise CoreError(f"The MQTT config flow asked for {flow.get('step_id')!r}")
+            entry = await self._post(
+                session,
+                f"/api/config/config_entries/flow/{flow['flow_id']}",
+                json={"broker": "127.0.0.1", "port": port},
+                token=self.token,
+            )
+        if entry.get("type") != "create_entry":
+            raise CoreError(f"The MQTT config flow ended with {entry}")
+
     async def get_state(self, entity_id: str) -> dict[str, Any] | None:
         """Return the state object of an entity (GET /api/states/...), None when there is none."""
         state: dict[str, Any] | None = await self._api("GET", f"/states/{entity_id}")
         return state
+
+    async def history(self, entity_id: str, since: datetime) -> list[dict[str, Any]]:
+        """Return the recorded states of an entity since `since` (GET /api/history/period)."""
+        path = f"/history/period/{quote(since.isoformat())}?filter_entity_id={entity_id}"
+        answer: list[list[dict[str, Any]]] | None = await self._api("GET", path)
+        return answer[0] if answer else []
 
     async def states(self) -> list[dict[str, Any]]:
         """Return every state Core has (GET /api/states)."""

@@ -40,6 +40,8 @@ ISSUE_SCHEMA: dict[str, str | list[str]] = {
     "extra_points": ["str"],
     "scan_interval": "int(60,3600)",
     "log_level": "list(debug|info|warning|error)",
+    "publish": "list(auto|mqtt|rest)",
+    "mqtt_url": "password?",
 }
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import account_cloud
+from conftest import account_cloud, until
 from const import HA_TOKEN, PASSWORD, USERNAME
 
 from sungrow.poller import Poller
@@ -19,7 +19,6 @@ from sungrow.states.naming import EntityNames
 from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from pathlib import Path
 
     import aiohttp
@@ -72,16 +71,6 @@ def poller(
         scan_interval=3600,
         clock=wall,
     )
-
-
-async def until(condition: Callable[[], bool], seconds: float) -> float:
-    """Wait until `condition` holds; return how long it took."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110 - the fakes change state from the same loop
-            await asyncio.sleep(0.02)
-    return loop.time() - start
 
 
 async def settled(fake_ha: FakeHomeAssistant) -> None:

@@ -19,7 +19,7 @@ from sungrow.exceptions import (
     HomeAssistantError,
 )
 from sungrow.publish.console import ConsolePublisher
-from sungrow.publish.model import SensorState
+from sungrow.publish.model import Sensor, SensorState
 from sungrow.publish.rest import HomeAssistant
 
 if TYPE_CHECKING:
@@ -29,19 +29,23 @@ if TYPE_CHECKING:
 
 API = "http://supervisor/core/api"
 POWER = SensorState(
-    entity_id="sensor.sungrow_home_plant_power",
-    state="5309",
-    attributes={
-        "friendly_name": "Home Plant power",
-        "unit_of_measurement": "W",
-        "device_class": "power",
-        "state_class": "measurement",
-    },
+    Sensor(
+        entity_id="sensor.sungrow_home_plant_power",
+        attributes={
+            "friendly_name": "Home Plant power",
+            "unit_of_measurement": "W",
+            "device_class": "power",
+            "state_class": "measurement",
+        },
+    ),
+    "5309",
 )
 YIELD = SensorState(
-    entity_id="sensor.sungrow_home_daily_yield",
-    state="14.42",
-    attributes={"friendly_name": "Home Daily yield", "unit_of_measurement": "kWh"},
+    Sensor(
+        entity_id="sensor.sungrow_home_daily_yield",
+        attributes={"friendly_name": "Home Daily yield", "unit_of_measurement": "kWh"},
+    ),
+    "14.42",
 )
 
 
@@ -155,7 +159,7 @@ async def test_an_invalid_entity_id_is_never_sent(
     responses: aioresponses, home_assistant: HomeAssistant, entity_id: str
 ) -> None:
     """An id Home Assistant would refuse, or that would change the URL, is not sent at all."""
-    state = SensorState(entity_id=entity_id, state="1", attributes={})
+    state = SensorState(Sensor(entity_id=entity_id, attributes={}), "1")
 
     with pytest.raises(HomeAssistantError, match="invalid entity id"):
         await home_assistant.set_state(state)

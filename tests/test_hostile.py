@@ -20,7 +20,7 @@ from sungrow.cloud.auth import OAuth2
 from sungrow.cloud.client import ISolarCloud
 from sungrow.cloud.regions import Server
 from sungrow.cloud.transport import Gateway
-from sungrow.publish.model import SensorState
+from sungrow.publish.model import Sensor, SensorState
 from sungrow.publish.rest import HomeAssistant
 from sungrow.publish.watcher import CoreWatcher
 from sungrow.simulator import Quirks, SimApp, micro_plant
@@ -330,7 +330,7 @@ async def test_a_websocket_that_closes_at_once_is_not_reconnected_in_a_storm(
 ) -> None:
     """Closed right after auth_ok: reconnections back off from a second, and nothing is re-sent."""
     publisher = HomeAssistant(session=session, token=HA_TOKEN, api_url=ha_url)
-    await publisher.publish([SensorState(entity_id="sensor.sungrow_x", state="1", attributes={})])
+    await publisher.publish([SensorState(Sensor(entity_id="sensor.sungrow_x", attributes={}), "1")])
     posted = len(fake_ha.posted)
     fake_ha.close_after_login = True
     watcher = CoreWatcher(
@@ -354,7 +354,7 @@ async def test_a_reconnection_resends_only_when_core_lost_the_states(
 ) -> None:
     """The proxy dropped the socket: nothing sent; Core restarted: everything sent once."""
     publisher = HomeAssistant(session=session, token=HA_TOKEN, api_url=ha_url)
-    state = SensorState(entity_id="sensor.sungrow_x", state="1", attributes={})
+    state = SensorState(Sensor(entity_id="sensor.sungrow_x", attributes={}), "1")
     await publisher.publish([state])
 
     kept = await publisher.restore_if_lost()

@@ -6,16 +6,14 @@ import asyncio
 import json
 import os
 import re
-import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import ADDON_DIR, RunAddon, error_lines
+from conftest import ADDON_DIR, RunAddon, error_lines, start_service, stop_service, until
 from const import HA_TOKEN, PASSWORD, SECRET_KEY
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from pathlib import Path
 
     from fake_homeassistant import FakeHomeAssistant
@@ -258,43 +256,6 @@ async def test_a_dip_and_a_null_are_held_across_a_restart(
     assert sent["sensor.sungrow_home_total_yield"] == total
     assert "sensor.sungrow_home_daily_yield" not in sent
     assert fake_ha.states["sensor.sungrow_home_daily_yield"]["state"] == daily
-
-
-async def until(condition: Callable[[], bool], seconds: float) -> None:
-    """Wait until `condition` holds, at most `seconds`."""
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110 - the fakes change state from this loop
-            await asyncio.sleep(0.05)
-
-
-async def start_service(
-    tmp_path: Path, options: dict[str, Any], env: dict[str, str]
-) -> asyncio.subprocess.Process:
-    """Start the service (no --once) as the container does."""
-    (tmp_path / "options.json").write_text(json.dumps(options), encoding="utf-8")
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sungrow",
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ADDON_DIR),
-            "SUNGROW_OPTIONS": str(tmp_path / "options.json"),
-            "SUNGROW_DATA_DIR": str(tmp_path / "data"),
-            "SUPERVISOR_TOKEN": HA_TOKEN,
-            **env,
-        },
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def stop_service(process: asyncio.subprocess.Process) -> str:
-    """Send SIGTERM; return the log after asserting a clean exit within 5 s."""
-    process.send_signal(signal.SIGTERM)
-    _, stderr = await asyncio.wait_for(process.communicate(), 5)
-    assert process.returncode == 0, stderr.decode()
-    return stderr.decode()
 
 
 async def test_after_a_core_restart_every_sensor_is_back_within_seconds(

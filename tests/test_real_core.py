@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import pytest_asyncio
 from conftest import ADDON_DIR
+from const import PS_ID
 from real_core import RealCore, find_python
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
     from pathlib import Path
+
+    from mosquitto import Mosquitto
 
 pytestmark = [pytest.mark.slow]
 
@@ -128,6 +131,7 @@ async def start_addon(
                 "SUNGROW_OPTIONS": str(options_file),
                 "SUNGROW_DATA_DIR": str(tmp_path / "data"),
                 "HA_API_URL": core.api_url,
+                "SUPERVISOR_URL": core.base_url,  # no MQTT service there: the REST mode
                 "SUPERVISOR_TOKEN": core.token,
             },
             stdin=asyncio.subprocess.DEVNULL,
@@ -287,3 +291,144 @@ async def test_sensors_are_back_within_seconds_of_a_core_restart(
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def mqtt_entities(core: RealCore) -> dict[str, dict[str, Any]]:
+    """Return the registry's MQTT entities of the add-on, by entity id."""
+    entries = await core.ws_command("config/entity_registry/list")
+    return {
+        entry["entity_id"]: entry
+        for entry in entries
+        if entry["platform"] == "mqtt" and entry["entity_id"].startswith("sensor.sungrow_")
+    }
+
+
+async def until_true(check: Callable[[], Awaitable[bool]], seconds: float) -> bool:
+    """Poll an async condition for up to `seconds`; tell whether it came true."""
+    deadline = time.monotonic() + seconds
+    while not await check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.5)
+    return True
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    """Stop the add-on with SIGTERM (a clean exit, which says offline)."""
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), 10) == 0
+
+
+async def test_a_rest_installation_switched_to_mqtt_gets_devices_and_keeps_its_ids(
+    core: RealCore, options: dict[str, Any], tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """Registry entries with unique ids and devices, the same ids, names kept, unavailable offline.
+
+    Runs last in this module: from here on the ids belong to MQTT entities.
+    """
+    addon_log = tmp_path / "addon.log"
+    with explained(core, addon_log):
+        started = datetime.now(UTC)
+        assert await run_once(core, options, tmp_path) == 0  # the REST installation
+        rest_ids = {
+            state["entity_id"]
+            for state in await core.states()
+            if state["entity_id"].startswith("sensor.sungrow_home_")
+        }
+        await core.setup_mqtt(mosquitto.port)
+        mqtt_options = {
+            **options,
+            "publish": "mqtt",
+            "mqtt_url": mosquitto.url,
+            "scan_interval": 3600,
+        }
+        switched = datetime.now(UTC)
+        process = await start_addon(core, mqtt_options, tmp_path)
+        try:
+            assert await until_true(lambda: _all_registered(core, rest_ids), 60), (
+                "not every sensor became an MQTT entity"
+            )
+            await assert_devices_and_ids(core, rest_ids)
+            assert await until_true(lambda: _has_value(core, SOLAR), 30)
+            await assert_one_history(core, started, switched)
+            issues = await core.ws_command("recorder/validate_statistics")
+            assert {k: v for k, v in issues.items() if k.startswith("sensor.sungrow_")} == {}
+            validation = await core.ws_command("energy/validate")
+            for issues_of_source in validation["energy_sources"]:
+                assert {issue["type"] for issue in issues_of_source} <= {"statistics_not_defined"}
+
+            await core.ws_command("config/entity_registry/update", entity_id=SOLAR, name="My yield")
+            await stop(process)
+            addon_log.unlink()
+            process = await start_addon(core, mqtt_options, tmp_path)
+            assert await logged(addon_log, PUBLISHED, 30)
+            renamed = (await mqtt_entities(core))[SOLAR]
+            assert renamed["name"] == "My yield"
+            state = await core.get_state(SOLAR)
+            assert state is not None
+            assert state["attributes"]["friendly_name"] == "My yield"
+        finally:
+            if process.returncode is None:
+                await stop(process)
+
+        await core.restart()  # while the add-on is stopped
+        assert await until_true(lambda: _all_unavailable(core, set(SENSORS)), 30)
+        assert rest_ids <= set(await mqtt_entities(core))
+
+
+async def assert_devices_and_ids(core: RealCore, rest_ids: set[str]) -> None:
+    """Every sensor is an MQTT entity with the REST mode's id, a unique id and a device."""
+    entities = await mqtt_entities(core)
+    devices = {d["id"]: d for d in await core.ws_command("config/device_registry/list")}
+    assert rest_ids <= set(entities)  # the same ids …
+    assert not [entity for entity in entities if entity.endswith("_2")]  # … no `_2`
+    plant = next(d for d in devices.values() if ["mqtt", f"sungrow_{PS_ID}"] in d["identifiers"])
+    for entity_id, entry in entities.items():
+        assert entry["unique_id"].startswith(f"sungrow_{PS_ID}"), entity_id
+        device = devices[entry["device_id"]]
+        assert device["manufacturer"] == "Sungrow"
+        if device["id"] != plant["id"]:
+            assert device["via_device_id"] == plant["id"], entity_id
+    for entity_id, (unit, device_class, state_class) in SENSORS.items():
+        state = await core.get_state(entity_id)
+        assert state is not None
+        assert state["attributes"]["unit_of_measurement"] == unit
+        assert state["attributes"].get("device_class") == device_class
+        assert state["attributes"]["state_class"] == state_class
+
+
+async def assert_one_history(core: RealCore, started: datetime, switched: datetime) -> None:
+    """The REST-era and the MQTT-era values of the solar total are one entity's history."""
+
+    async def numbers() -> list[datetime]:
+        rows = await core.history(SOLAR, started)
+        return [datetime.fromisoformat(r["last_changed"]) for r in rows if _is_number(r["state"])]
+
+    async def both_eras() -> bool:
+        changed = await numbers()
+        return any(at < switched for at in changed) and any(at >= switched for at in changed)
+
+    # The recorder commits every second: the newest rows may not be in the database yet.
+    assert await until_true(both_eras, 15), f"not one history across the switch: {await numbers()}"
+
+
+async def _has_value(core: RealCore, entity_id: str) -> bool:
+    state = await core.get_state(entity_id)
+    return state is not None and _is_number(state["state"])
+
+
+async def _all_registered(core: RealCore, entity_ids: set[str]) -> bool:
+    return entity_ids <= set(await mqtt_entities(core))
+
+
+async def _all_unavailable(core: RealCore, entity_ids: set[str]) -> bool:
+    states = [await core.get_state(entity_id) for entity_id in entity_ids]
+    return all(state is not None and state["state"] == "unavailable" for state in states)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

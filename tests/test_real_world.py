@@ -10,13 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import error_lines, make_poller
+from conftest import error_lines, make_poller, until
 from const import HA_TOKEN, PS_ID
-from test_faults import until
 
 from sungrow.exceptions import CycleIncompleteError
 from sungrow.health import GRACE, STEP_LIMIT, Heartbeat, is_healthy
-from sungrow.publish.model import SensorState
+from sungrow.publish.model import Sensor, SensorState
 from sungrow.publish.rest import HomeAssistant
 from sungrow.publish.watcher import CoreWatcher
 from sungrow.service import supervised
@@ -286,7 +285,7 @@ async def test_the_watcher_survives_a_500_while_republishing_and_sees_the_next_r
 ) -> None:
     """Home Assistant answers 500 to the re-publish: logged, and the next restart still seen."""
     publisher = HomeAssistant(session=session, token=HA_TOKEN, api_url=ha_url)
-    await publisher.publish([SensorState(entity_id=PLANT_POWER, state="42", attributes={})])
+    await publisher.publish([SensorState(Sensor(entity_id=PLANT_POWER, attributes={}), "42")])
     watcher = CoreWatcher(
         session=session,
         url=publisher.websocket_url,

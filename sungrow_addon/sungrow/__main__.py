@@ -12,6 +12,7 @@ from pathlib import Path
 from sungrow.exceptions import OptionsError
 from sungrow.logs import set_level, setup_logging
 from sungrow.options import load_options
+from sungrow.publish.broker import DEFAULT_SUPERVISOR_URL
 from sungrow.publish.rest import DEFAULT_API_URL
 from sungrow.service import EXIT_BAD_CONFIGURATION, Environment, run
 
@@ -26,7 +27,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog=(
             "Environment: SUNGROW_OPTIONS (options file, default /data/options.json), "
             "SUNGROW_DATA_DIR (state folder, default /data), HA_API_URL (default "
-            f"{DEFAULT_API_URL}), SUPERVISOR_TOKEN (bearer token for Home Assistant)."
+            f"{DEFAULT_API_URL}), SUPERVISOR_URL (default {DEFAULT_SUPERVISOR_URL}), "
+            "SUPERVISOR_TOKEN (bearer token for Home Assistant and the Supervisor)."
         ),
     )
     parser.add_argument(
@@ -85,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         api_url=api_url,
         supervisor_token=supervisor_token,
         options_version=_version(options_path),
+        supervisor_url=env.get("SUPERVISOR_URL", DEFAULT_SUPERVISOR_URL).rstrip("/"),
     )
     return asyncio.run(run(options, environment, once=args.once, formatter=formatter))
 

@@ -11,12 +11,14 @@ from urllib.parse import SplitResult, urlsplit
 from sungrow.cloud.crypto import InvalidPublicKeyError, load_public_key
 from sungrow.cloud.regions import Server
 from sungrow.exceptions import OptionsError, StateFileError
+from sungrow.publish.broker import Broker, broker_from_url
 from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+PUBLISH_MODES = ("auto", "mqtt", "rest")
 SCAN_INTERVAL_RANGE = (60, 3600)
 
 # Where each value is found, so that every complaint about an option can say it.
@@ -47,6 +49,9 @@ _WHERE = {
     "scan_interval": f"a whole number of seconds from {SCAN_INTERVAL_RANGE[0]} "
     f"to {SCAN_INTERVAL_RANGE[1]}",
     "log_level": "one of " + ", ".join(LOG_LEVELS),
+    "publish": "one of " + ", ".join(PUBLISH_MODES) + " (auto: MQTT when a broker is known)",
+    "mqtt_url": "mqtt://user:password@host:1883 (mqtts:// for TLS), or leave it empty to use "
+    "the Mosquitto broker add-on",
 }
 
 
@@ -68,6 +73,8 @@ class Options:
     extra_points: tuple[tuple[int | None, str], ...] = ()
     scan_interval: int = 300
     log_level: str = "info"
+    publish: str = "auto"
+    mqtt_url: str | None = field(default=None, repr=False)
 
     @property
     def uses_account(self) -> bool:
@@ -84,11 +91,16 @@ class Options:
         return self.server_url or self.server.gateway
 
     @property
+    def broker(self) -> Broker | None:
+        """Return the MQTT broker the 'mqtt_url' option names, if it names one."""
+        return broker_from_url(self.mqtt_url) if self.mqtt_url else None
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """Return the values that must never appear in a log line."""
-        return tuple(
-            secret for secret in (self.secret_key, self.password, self.authorization_code) if secret
-        )
+        mqtt_password = self.broker.password if self.broker else None
+        values = (self.secret_key, self.password, self.authorization_code, mqtt_password)
+        return tuple(secret for secret in values if secret)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Options:
@@ -107,6 +119,8 @@ class Options:
             extra_points=tuple(_extra_point(item) for item in _list(data, "extra_points", _POINT)),
             scan_interval=_scan_interval(data),
             log_level=_choice(data, "log_level", LOG_LEVELS, default="info"),
+            publish=_choice(data, "publish", PUBLISH_MODES, default="auto"),
+            mqtt_url=_mqtt_url(data),
         )
 
 
@@ -211,6 +225,17 @@ def _extra_point(text: str) -> tuple[int | None, str]:
 def _server(data: dict[str, Any]) -> Server:
     value = _choice(data, "server", tuple(Server), default=Server.EUROPE.value)
     return Server(value)
+
+
+def _mqtt_url(data: dict[str, Any]) -> str | None:
+    value = _optional_text(data, "mqtt_url")
+    if value is not None:
+        try:
+            broker_from_url(value)
+        except ValueError as err:
+            # The message does not repeat the URL: it would show the password.
+            raise _invalid("mqtt_url", str(err)) from None
+    return value
 
 
 def _server_url(data: dict[str, Any]) -> str | None:

@@ -130,6 +130,7 @@ class Poller:
     _frequency_pause: float = field(default=FREQUENCY_PAUSE_FIRST, init=False)
     _cycles: int = field(default=0, init=False)
     _discovery_due: float = field(default=0.0, init=False)
+    _described: Discovery | None = field(default=None, init=False)
     _point_lists: dict[int, tuple[tuple[PointSpec, ...], list[str]]] = field(
         default_factory=dict, init=False
     )
@@ -168,6 +169,8 @@ class Poller:
         self.expect_progress(STEP_LIMIT)
         await self._learn_time_zone()
         discovery = await self._discover()
+        if discovery is not self._described:
+            await self._describe(discovery)
         now = self.clock()
         fetched = await self._fetch(discovery, now)
         published = await self._publish(fetched.states, now)
@@ -277,6 +280,8 @@ class Poller:
                 await asyncio.wait({cycle, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 if stop.is_set():
                     cycle.cancel()
+                    # Let it end here: nothing of it may run after the loop has stopped.
+                    await asyncio.gather(cycle, return_exceptions=True)
                     break
                 pause = cycle.result()
                 now = loop.time()
@@ -467,11 +472,20 @@ class Poller:
             _LOGGER.info("%s", describe(discovery))
         for entry in discovery.plants:
             self._note_device_list(entry.plant, discovery.unlisted.get(entry.plant.ps_id))
-            self.names.assign(entry.plant, entry.devices)
         self.discovery = discovery
         if self.on_discovery is not None:
             self.on_discovery(discovery)
         return discovery
+
+    async def _describe(self, discovery: Discovery) -> None:
+        """Name the plants and devices, build their sensors once, and tell the publisher."""
+        for entry in discovery.plants:
+            self.names.assign(entry.plant, entry.devices)
+        sensors = self._builder.describe(
+            discovery, lambda device_type: self._points(device_type)[0]
+        )
+        await self.publisher.describe(sensors)
+        self._described = discovery
 
     def _note_device_list(self, plant: Plant, refusal: str | None) -> None:
         """Say once that a plant's devices cannot be listed, and once when they can again."""

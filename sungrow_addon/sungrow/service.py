@@ -19,11 +19,16 @@ from sungrow.cloud.crypto import load_public_key
 from sungrow.cloud.discovery import Discovery
 from sungrow.cloud.tokens import OAuthStore, TokenStore, account_fingerprint
 from sungrow.cloud.transport import Gateway
-from sungrow.exceptions import ISolarCloudAuthenticationError, StateFileError, SungrowAddonError
+from sungrow.exceptions import (
+    ISolarCloudAuthenticationError,
+    OptionsError,
+    StateFileError,
+    SungrowAddonError,
+)
 from sungrow.health import HEARTBEAT_FILE, Heartbeat
 from sungrow.poller import Poller
-from sungrow.publish.rest import HomeAssistant
-from sungrow.publish.watcher import CoreWatcher
+from sungrow.publish.broker import DEFAULT_SUPERVISOR_URL
+from sungrow.publish.choice import Place, Publishing, choose
 from sungrow.states.freshness import Freshness
 from sungrow.states.guard import CounterGuard
 from sungrow.states.naming import EntityNames
@@ -44,6 +49,8 @@ EXIT_OK = 0
 EXIT_CYCLE_FAILED = 1
 EXIT_BAD_CONFIGURATION = 2
 EXIT_CREDENTIALS_REJECTED = 3
+# How long --once waits for the MQTT broker before it gives up.
+READY_TIMEOUT = 15
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +62,7 @@ class Environment:
     supervisor_token: str | None
     # What tells one saved version of the options from the next (None: no options file).
     options_version: str | None = None
+    supervisor_url: str = DEFAULT_SUPERVISOR_URL
 
 
 async def run(
@@ -74,41 +82,63 @@ async def run(
         ", encrypted calls" if options.rsa_public_key else "",
         options.scan_interval,
     )
+    folder = DataFolder(environment.data_dir)
     async with ClientSession() as session:
         if publisher_factory is not None:
-            publisher = publisher_factory(session)
+            publishing = Publishing(publisher=publisher_factory(session), background=None)
         else:
             assert environment.supervisor_token is not None  # noqa: S101 - checked by main
-            publisher = HomeAssistant(
-                session=session, token=environment.supervisor_token, api_url=environment.api_url
+            place = Place(
+                api_url=environment.api_url,
+                supervisor_url=environment.supervisor_url,
+                token=environment.supervisor_token,
             )
-        poller = _poller(options, environment, session, publisher, formatter)
+            try:
+                publishing = await choose(
+                    options, place, session=session, folder=folder, formatter=formatter
+                )
+            except OptionsError as err:
+                _LOGGER.error("%s", err)  # noqa: TRY400 - one line, no traceback
+                return EXIT_BAD_CONFIGURATION
+        poller = _poller(
+            options,
+            environment,
+            folder=folder,
+            session=session,
+            publisher=publishing.publisher,
+            formatter=formatter,
+        )
         if not options.uses_account and not _oauth_ready(poller, options):
             return EXIT_BAD_CONFIGURATION
-        if once:
-            return await _run_once(poller)
-        watcher = (
-            CoreWatcher(
-                session=session,
-                url=publisher.websocket_url,
-                token=publisher.token,
-                on_return=publisher.restore_if_lost,
-            )
-            if isinstance(publisher, HomeAssistant)
+        background = (
+            asyncio.create_task(supervised("Publishing", publishing.background))
+            if publishing.background is not None
             else None
         )
-        heartbeat = Heartbeat(environment.data_dir / HEARTBEAT_FILE)
-        poller.expect_progress = heartbeat.expect_within
         try:
-            await _run_forever(poller, watcher)
+            if once:
+                return await _run_once(poller, publishing)
+            heartbeat = Heartbeat(environment.data_dir / HEARTBEAT_FILE)
+            poller.expect_progress = heartbeat.expect_within
+            try:
+                await _run_forever(poller)
+            finally:
+                heartbeat.stop()
+            return EXIT_OK
         finally:
-            heartbeat.stop()
-        return EXIT_OK
+            if publishing.close is not None:
+                await publishing.close()
+            if background is not None:
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
 
 
-def _poller(
+def _poller(  # noqa: PLR0913 - the wiring's one place that knows every piece
     options: Options,
     environment: Environment,
+    *,
+    folder: DataFolder,
     session: ClientSession,
     publisher: Publisher,
     formatter: RedactingFormatter,
@@ -121,16 +151,17 @@ def _poller(
         secret_key=options.secret_key,
         public_key=load_public_key(options.rsa_public_key) if options.rsa_public_key else None,
     )
-    folder = DataFolder(environment.data_dir)
     names_file = folder.file("names.json")
     counters_file = folder.file("counters.json")
     discovery_file = folder.file("discovery.json")
     freshness_file = folder.file("freshness.json")
     backoff_file = folder.file("backoff.json")
     cached = _load_state("discovery", discovery_file.load) or {}
+    # The plants and devices found before, if found for the same account and 'plants' option.
+    found_for = {"account": account, "plants_option": list(options.plants)}
 
     def keep_discovery(found: Discovery) -> None:
-        discovery_file.save({"account": account, **found.to_dict()})
+        discovery_file.save({**found_for, **found.to_dict()})
 
     return Poller(
         cloud=ISolarCloud(gateway=gateway, auth=_auth(options, folder, account, formatter)),
@@ -152,7 +183,9 @@ def _poller(
         ),
         wanted_plants=options.plants,
         extra_points=options.extra_points_for,
-        discovery=Discovery.from_dict(cached) if cached.get("account") == account else None,
+        discovery=Discovery.from_dict(cached)
+        if all(cached.get(key) == value for key, value in found_for.items())
+        else None,
         on_discovery=keep_discovery,
     )
 
@@ -217,10 +250,19 @@ def _oauth_ready(poller: Poller, options: Options) -> bool:
     return True
 
 
-async def _run_once(poller: Poller) -> int:
+async def _run_once(poller: Poller, publishing: Publishing) -> int:
     if poller.backoff.remaining(poller.clock()):
         _LOGGER.error("%s", poller.refused_before())
         return EXIT_CREDENTIALS_REJECTED
+    if publishing.ready is not None:
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                await publishing.ready()
+        except TimeoutError:
+            _LOGGER.error(  # noqa: TRY400 - one line, no traceback
+                "The MQTT broker could not be reached within %d s", READY_TIMEOUT
+            )
+            return EXIT_CYCLE_FAILED
     try:
         report = await poller.run_once()
     except ISolarCloudAuthenticationError as err:
@@ -238,24 +280,14 @@ async def _run_once(poller: Poller) -> int:
     return EXIT_OK
 
 
-async def _run_forever(poller: Poller, watcher: CoreWatcher | None) -> None:
+async def _run_forever(poller: Poller) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    watching = (
-        asyncio.create_task(supervised("Watching Home Assistant for restarts", watcher.run))
-        if watcher is not None
-        else None
-    )
     try:
         await poller.run(stop)
     finally:
-        stop.set()
-        if watching is not None:
-            watching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watching
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
     _LOGGER.info("Stopped")

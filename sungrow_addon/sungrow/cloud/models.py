@@ -7,6 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 PLANT_DEVICE_TYPE = 11
@@ -52,8 +53,12 @@ def _number(raw: object) -> float | None:
 
 def parse_device_time(raw: object) -> datetime | None:
     """Parse a `device_time` (yyyyMMddHHmmss, the plant's local time, no zone)."""
-    if not isinstance(raw, str):
-        return None
+    return _device_time(raw) if isinstance(raw, str) else None
+
+
+@lru_cache(maxsize=64)
+def _device_time(raw: str) -> datetime | None:
+    """Parse one time text (the devices of a plant share it: parsed once)."""
     try:
         return datetime.strptime(raw, "%Y%m%d%H%M%S")  # noqa: DTZ007 - plant-local wall time
     except ValueError:

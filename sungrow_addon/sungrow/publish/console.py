@@ -11,7 +11,7 @@ from sungrow.publish.model import PublishReport
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from sungrow.publish.model import SensorState
+    from sungrow.publish.model import Sensor, SensorState
 
 
 @dataclass(kw_only=True)
@@ -23,6 +23,9 @@ class ConsolePublisher:
     async def time_zone(self) -> str | None:
         """Return None: the demo has no Home Assistant to ask."""
         return None
+
+    async def describe(self, sensors: Sequence[Sensor]) -> None:
+        """Do nothing: the lines speak for themselves."""
 
     async def publish(self, states: Sequence[SensorState]) -> PublishReport:
         """Print one line per sensor."""

@@ -24,7 +24,7 @@ from sungrow.publish.model import PublishReport
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from sungrow.publish.model import SensorState
+    from sungrow.publish.model import Sensor, SensorState
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_API_URL = "http://supervisor/core/api"
@@ -66,6 +66,9 @@ class HomeAssistant:
         """Return the websocket API next to the REST API (http→ws, https→wss)."""
         return re.sub(r"^http", "ws", self.api_url) + "/websocket"
 
+    async def describe(self, sensors: Sequence[Sensor]) -> None:
+        """Do nothing: a REST-created state describes itself with its attributes."""
+
     async def publish(self, states: Sequence[SensorState]) -> PublishReport:
         """Publish the states Home Assistant does not hold yet; raise after trying them all."""
         for state in states:
@@ -96,6 +99,16 @@ class HomeAssistant:
             return None
         _LOGGER.info("Home Assistant is back without the sensors: publishing every one again")
         return await self.republish()
+
+    async def remove_state(self, entity_id: str) -> None:
+        """Remove a state Home Assistant holds (DELETE /api/states/…); none to remove is fine."""
+        if not VALID_ENTITY_ID.fullmatch(entity_id):
+            msg = f"Not removing a state with the invalid entity id {entity_id[:80]!r}"
+            raise HomeAssistantError(msg)
+        status, text = await self._request("DELETE", f"{self.api_url}/states/{entity_id}")
+
+        if status not in (200, 404):
+            raise _error(status, text, self.api_url, f"removing {entity_id}")
 
     async def _holds(self, entity_id: str) -> bool:
         """Return True when Home Assistant has a state for `entity_id` (GET /api/states/…)."""

@@ -2,27 +2,64 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from sungrow.cloud.models import PLANT_DEVICE_TYPE
-from sungrow.publish.model import SensorState
+from sungrow.publish.model import UNAVAILABLE, DeviceInfo, Sensor, SensorState
+from sungrow.states.catalog import PointSpec
 from sungrow.states.derived import derived_for
-from sungrow.states.freshness import UNAVAILABLE
 from sungrow.states.guard import Moment
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
+    from sungrow.cloud.discovery import Discovery
     from sungrow.cloud.models import Device, Plant, Reading
-    from sungrow.states.catalog import Catalog, PointSpec
+    from sungrow.states.catalog import Catalog
     from sungrow.states.freshness import Freshness
     from sungrow.states.guard import CounterGuard
     from sungrow.states.naming import EntityNames
 
 _MAX_STATE_LENGTH = 255
-DIAGNOSTIC_KEYS = frozenset({"api_calls_last_hour", "last_error", "last_update", "data_time"})
+MANUFACTURER = "Sungrow"
+# Each plant's diagnostics: how the add-on itself is doing.
+API_CALLS = PointSpec(
+    point_id="diagnostic:api_calls_last_hour",
+    key="api_calls_last_hour",
+    name="API calls in the last hour",
+    unit="calls",
+    precision=0,
+    state_class="measurement",
+    icon="mdi:api",
+    diagnostic=True,
+)
+LAST_ERROR = PointSpec(
+    point_id="diagnostic:last_error",
+    key="last_error",
+    name="Last error",
+    icon="mdi:alert",
+    diagnostic=True,
+)
+LAST_UPDATE = PointSpec(
+    point_id="diagnostic:last_update",
+    key="last_update",
+    name="Last successful update",
+    device_class="timestamp",
+    icon="mdi:clock-check-outline",
+    diagnostic=True,
+)
+DATA_TIME = PointSpec(
+    point_id="diagnostic:data_time",
+    key="data_time",
+    name="Cloud data time",
+    device_class="timestamp",
+    icon="mdi:clock-check-outline",
+    diagnostic=True,
+)
+DIAGNOSTICS = (API_CALLS, LAST_ERROR, LAST_UPDATE, DATA_TIME)
+DIAGNOSTIC_KEYS = frozenset(spec.key for spec in DIAGNOSTICS)
 # How far a reading's data time may be from the plant's clock and still count.
 DATA_TIME_AHEAD = timedelta(minutes=15)
 DATA_TIME_BEHIND = timedelta(days=2)
@@ -47,6 +84,42 @@ class StateBuilder:
     freshness: Freshness
     timezone: tzinfo = UTC
     _data_times: dict[str, datetime] = field(default_factory=dict, init=False)
+    # Built once per discovery: a renamed plant or device starts new ones.
+    _sensors: dict[tuple[Plant, Device | None, str], Sensor] = field(
+        default_factory=dict, init=False
+    )
+
+    def describe(
+        self, discovery: Discovery, points: Callable[[int], Sequence[PointSpec]]
+    ) -> list[Sensor]:
+        """Return every sensor of the plants and devices found, built anew for them."""
+        self._sensors.clear()
+        sensors = []
+        for entry in discovery.plants:
+            for device in (None, *entry.devices):
+                device_type = device.device_type if device else PLANT_DEVICE_TYPE
+                specs = [*points(device_type), *(d.spec for d in derived_for(device_type))]
+                if device is None:
+                    specs += DIAGNOSTICS
+                sensors += [self.sensor(entry.plant, device, spec) for spec in specs]
+        return sensors
+
+    def sensor(self, plant: Plant, device: Device | None, spec: PointSpec) -> Sensor:
+        """Return the sensor of a point of a plant or device (kept until the next discovery)."""
+        known = self._sensors.get((plant, device, spec.key))
+        if known is None:
+            holder = device_info(plant, device)
+            known = self._sensors[plant, device, spec.key] = Sensor(
+                entity_id=self.names.entity_id(plant, device, spec.key),
+                unique_id=f"{holder.identifier}_{spec.key}",
+                key=spec.key,
+                name=spec.name,
+                device=holder,
+                attributes=spec.attributes(f"{holder.name} {spec.name}"),
+                diagnostic=spec.diagnostic,
+                precision=spec.precision if spec.numeric else None,
+            )
+        return known
 
     def data_time(self, reading: Reading, now: float) -> datetime | None:
         """Return a reading's data time in the plant's zone; None when absent or not sane.
@@ -78,25 +151,22 @@ class StateBuilder:
             self._data_times[plant.ps_id] = max(data_time, known) if known else data_time
         at = Moment(epoch=now, local=local_now, day=(data_time or local_now).date())
         self._observe_power(plant, reading, points)
-        prefix = f"{plant.name} {device.label}" if device else plant.name
-        states = []
+        states: list[SensorState] = []
         for point in points:
             value = reading.values.get(point.point_id)
-            entity_id = self.names.entity_id(plant, device, point.key)
             if value is not None and point.counter is not None:
                 identity = f"{plant.ps_id}/{reading.ps_key}/{point.key}"
-                self.guard.adopt(identity, entity_id)
+                self.guard.adopt(identity, self.sensor(plant, device, point).entity_id)
                 count = self.guard.lifetime if point.counter == "lifetime" else self.guard.daily
                 value = count(identity, value, plant=plant.ps_id, at=at)
             if value is not None:
-                states += _state(entity_id, point, value, f"{prefix} {point.name}")
+                states += _state(self.sensor(plant, device, point), point, value)
         device_type = device.device_type if device else PLANT_DEVICE_TYPE
         for derived in derived_for(device_type):
             value = derived.compute(reading.values)
             if value is not None:
-                entity_id = self.names.entity_id(plant, device, derived.spec.key)
-                states += _state(entity_id, derived.spec, value, f"{prefix} {derived.spec.name}")
-        return [replace(state, state=UNAVAILABLE) for state in states] if stale else states
+                states += _state(self.sensor(plant, device, derived.spec), derived.spec, value)
+        return [SensorState(state.sensor, UNAVAILABLE) for state in states] if stale else states
 
     def _observe_power(self, plant: Plant, reading: Reading, points: Sequence[PointSpec]) -> None:
         """Tell the counter guard how much power the plant moves (its bound for energy)."""
@@ -119,51 +189,39 @@ class StateBuilder:
         error: str,
     ) -> list[SensorState]:
         """Return a plant's diagnostics: last update, cloud data time, calls, last error."""
-        entity = self.names.entity_id
         states = [
-            SensorState(
-                entity_id=entity(plant, None, "api_calls_last_hour"),
-                state=str(calls_last_hour),
-                attributes={
-                    "friendly_name": f"{plant.name} API calls in the last hour",
-                    "unit_of_measurement": "calls",
-                    "state_class": "measurement",
-                    "icon": "mdi:api",
-                },
-            ),
-            SensorState(
-                entity_id=entity(plant, None, "last_error"),
-                state=error[:_MAX_STATE_LENGTH],
-                attributes={"friendly_name": f"{plant.name} Last error", "icon": "mdi:alert"},
-            ),
+            SensorState(self.sensor(plant, None, API_CALLS), str(calls_last_hour)),
+            SensorState(self.sensor(plant, None, LAST_ERROR), error[:_MAX_STATE_LENGTH]),
         ]
-        for key, name, moment in (
-            ("last_update", "Last successful update", last_success),
-            ("data_time", "Cloud data time", self._data_times.get(plant.ps_id)),
+        for spec, moment in (
+            (LAST_UPDATE, last_success),
+            (DATA_TIME, self._data_times.get(plant.ps_id)),
         ):
             if moment is not None:
-                states.append(
-                    SensorState(
-                        entity_id=entity(plant, None, key),
-                        state=moment.isoformat(timespec="seconds"),
-                        attributes={
-                            "friendly_name": f"{plant.name} {name}",
-                            "device_class": "timestamp",
-                            "icon": "mdi:clock-check-outline",
-                        },
-                    )
-                )
+                text = moment.isoformat(timespec="seconds")
+                states.append(SensorState(self.sensor(plant, None, spec), text))
         return states
 
 
-def _state(entity_id: str, point: PointSpec, value: float, friendly_name: str) -> list[SensorState]:
+def device_info(plant: Plant, device: Device | None) -> DeviceInfo:
+    """Return the Home Assistant device a plant's or a device's sensors belong to."""
+    plant_id = f"sungrow_{plant.ps_id}"
+    if device is None:
+        return DeviceInfo(identifier=plant_id, name=plant.name, model="iSolarCloud plant")
+    return DeviceInfo(
+        # ps_keys hold only letters, digits, "_" and "-" (models.py): fit for MQTT topics.
+        identifier=f"{plant_id}_{device.ps_key}",
+        name=f"{plant.name} {device.label}",
+        model=device.model or None,
+        serial_number=device.serial_number,
+        via=plant_id,
+    )
+
+
+def _state(sensor: Sensor, point: PointSpec, value: float) -> list[SensorState]:
     """Return the sensor's state, or nothing when its text would not fit Home Assistant."""
     text = point.state(value)
-    if len(text) > _MAX_STATE_LENGTH:
-        return []
-    return [
-        SensorState(entity_id=entity_id, state=text, attributes=point.attributes(friendly_name))
-    ]
+    return [] if len(text) > _MAX_STATE_LENGTH else [SensorState(sensor, text)]
 
 
 def sensor_keys(catalog: Catalog, device_type: int) -> frozenset[str]:

@@ -29,6 +29,7 @@ class PointSpec:
     icon: str | None = None
     enabled: bool = True
     counter: str | None = None
+    diagnostic: bool = False
     enum: Mapping[int, str] | None = field(default=None, repr=False)
 
     def state(self, value: float) -> str:
@@ -38,6 +39,11 @@ class PointSpec:
             return self.enum.get(code, str(code))
         text = f"{value * self.factor:.{self.precision}f}"
         return text.removeprefix("-") if float(text) == 0 else text
+
+    @property
+    def numeric(self) -> bool:
+        """Return True when the state is a number (statistics, a display precision)."""
+        return self.state_class is not None and self.enum is None
 
     def attributes(self, friendly_name: str) -> dict[str, Any]:
         """Return the state attributes Home Assistant needs for display and statistics."""
@@ -126,6 +132,7 @@ _FIELDS = {
     "icon": "icon",
     "enabled": "enabled",
     "counter": "counter",
+    "diagnostic": "diagnostic",
     "enum": "enum",
 }
 _KIND_KEYS = set(_FIELDS)

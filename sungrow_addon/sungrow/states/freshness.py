@@ -13,15 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sungrow.publish.model import SensorState
+from sungrow.publish.model import UNAVAILABLE, Sensor, SensorState
 from sungrow.storage import SaveResult
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable, Iterable, Mapping
+    from collections.abc import Hashable, Iterable
 
     from sungrow.storage import JsonFile
 
-UNAVAILABLE = "unavailable"
 # The cloud refreshes its data about every 5 minutes: whatever the poll interval, a device is
 # stale only after three of those refreshes went by without a new timestamp.
 MIN_REFRESH = 300.0
@@ -36,7 +35,7 @@ class Freshness:
     scan_interval: float
     file: JsonFile | None = None
     _markers: dict[str, tuple[Hashable, float]] = field(default_factory=dict)
-    _last_value: dict[str, tuple[float, Mapping[str, Any]]] = field(default_factory=dict)
+    _last_value: dict[str, tuple[float, Sensor]] = field(default_factory=dict)
     _saved: tuple[frozenset[str], float] = (frozenset(), 0.0)
 
     @classmethod
@@ -45,7 +44,7 @@ class Freshness:
     ) -> Freshness:
         """Restore the sensors' last values saved by `save`; bad entries are dropped."""
         entries = data.get("sensors")
-        last_value: dict[str, tuple[float, Mapping[str, Any]]] = {}
+        last_value: dict[str, tuple[float, Sensor]] = {}
         for entity_id, entry in entries.items() if isinstance(entries, dict) else ():
             if not isinstance(entry, list) or len(entry) != 2:  # noqa: PLR2004
                 continue
@@ -55,7 +54,9 @@ class Freshness:
                 and not isinstance(at, bool)
                 and isinstance(attributes, dict)
             ):
-                last_value[str(entity_id)] = (float(at), attributes)
+                # Known from before the restart only: enough to be marked unavailable over REST.
+                sensor = Sensor(entity_id=str(entity_id), attributes=attributes)
+                last_value[str(entity_id)] = (float(at), sensor)
         freshness = cls(scan_interval, file, _last_value=last_value)
         freshness._saved = (frozenset(last_value), 0.0)
         return freshness
@@ -76,14 +77,14 @@ class Freshness:
     def published(self, states: Iterable[SensorState], now: float) -> None:
         """Record the sensors that got a value in this cycle."""
         for state in states:
-            if state.state != UNAVAILABLE:
-                self._last_value[state.entity_id] = (now, state.attributes)
+            if state.available:
+                self._last_value[state.entity_id] = (now, state.sensor)
 
     def lapsed(self, fresh: set[str], now: float) -> list[SensorState]:
         """Return `unavailable` for every sensor without a value for too long."""
         return [
-            SensorState(entity_id=entity_id, state=UNAVAILABLE, attributes=attributes)
-            for entity_id, (at, attributes) in self._last_value.items()
+            SensorState(sensor, UNAVAILABLE)
+            for entity_id, (at, sensor) in self._last_value.items()
             if entity_id not in fresh and now - at > self.stale_after
         ]
 
@@ -94,6 +95,8 @@ class Freshness:
             return
         if entities == self._last_value.keys() and now - saved_at < SAVE_INTERVAL:
             return
-        sensors = {key: [at, dict(attrs)] for key, (at, attrs) in self._last_value.items()}
+        sensors = {
+            key: [at, dict(sensor.attributes)] for key, (at, sensor) in self._last_value.items()
+        }
         if self.file.save({"sensors": sensors}) is not SaveResult.FAILED:
             self._saved = (frozenset(self._last_value), now)
