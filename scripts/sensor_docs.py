@@ -26,14 +26,24 @@ def sensor_tables() -> str:
         prefix = PREFIXES.get(device_type, PREFIXES[None])
         rows = [_row(point, point.point_id) for point in spec.points if point.enabled]
         rows += [_row(derived.spec, "derived") for derived in derived_for(device_type)]
-        extra = ", ".join(p.point_id for p in spec.points if not p.enabled) or "none"
+        off = [p for p in spec.points if not p.enabled and not p.repeats_plant]
+        repeating = [p for p in spec.points if p.repeats_plant]
+        notes = f"Off by default, available through `extra_points`: {_ids(off)}.\n"
+        if repeating:
+            notes += (
+                f"\nEnergy counters that repeat the plant's, off by default (kept where an "
+                f"earlier version published them): {_ids(repeating)}.\n"
+            )
         blocks.append(
             f"#### {spec.name} (device type {device_type}): `{prefix}…`\n\n"
             "| Key | Name | Unit | Device class | State class | Point |\n"
-            "|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-            f"Off by default, available through `extra_points`: {extra}.\n"
+            "|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n" + notes
         )
     return "\n".join(blocks)
+
+
+def _ids(points: list[PointSpec]) -> str:
+    return ", ".join(f"{point.point_id} (`{point.key}`)" for point in points) or "none"
 
 
 def _row(point: PointSpec, source: str) -> str:

@@ -16,20 +16,28 @@ ensure_venv() {
     fi
 }
 
-# The MQTT tests run a real broker: Debian's mosquitto (not started as a service).
-ensure_mosquitto() {
-    if command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; then
+# Install the Debian packages that are missing, each given as package:program (the program
+# it provides), e.g. `ensure_debian_packages mosquitto:mosquitto strace:strace`.
+ensure_debian_packages() {
+    local missing=() entry program
+    for entry in "$@"; do
+        program=${entry#*:}
+        if ! command -v "$program" >/dev/null && [ ! -x "/usr/sbin/$program" ]; then
+            missing+=("${entry%%:*}")
+        fi
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
         return
     fi
     local sudo=""
     if [ "$(id -u)" != 0 ]; then
         if ! command -v sudo >/dev/null; then
-            echo "mosquitto is missing and cannot be installed: the MQTT tests will be skipped" >&2
+            echo "${missing[*]} cannot be installed: the tests that need it will be skipped" >&2
             return
         fi
         sudo="sudo"
     fi
     export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get install -y -qq mosquitto >/dev/null ||
-        { $sudo apt-get update -qq && $sudo apt-get install -y -qq mosquitto >/dev/null; }
+    $sudo apt-get install -y -qq "${missing[@]}" >/dev/null ||
+        { $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; }
 }

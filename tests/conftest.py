@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -357,3 +358,32 @@ async def stop_service(process: asyncio.subprocess.Process) -> str:
     _, stderr = await asyncio.wait_for(process.communicate(), 5)
     assert process.returncode == 0, stderr.decode()
     return stderr.decode()
+
+
+def health_check(heartbeat: Path, *, seconds_later: float = 0.0) -> bool:
+    """Run the add-on's HEALTHCHECK script on a heartbeat, as it would answer that much later.
+
+    Time cannot be moved for a subprocess, so the promise is moved back instead (on a copy).
+    """
+    data_dir = heartbeat.parent
+    if seconds_later and heartbeat.exists():
+        data_dir = heartbeat.parent / f"later-{seconds_later:g}"
+        data_dir.mkdir(exist_ok=True)
+        promise = heartbeat.stat().st_mtime - seconds_later
+        shifted = data_dir / heartbeat.name
+        shifted.touch()
+        os.utime(shifted, (promise, promise))
+    checked = subprocess.run(  # noqa: S603 - our own script
+        [str(ADDON_DIR / "healthcheck.sh")],
+        env={"PATH": os.environ["PATH"], "SUNGROW_DATA_DIR": str(data_dir)},
+        check=False,
+        timeout=10,
+    )
+    return checked.returncode == 0
+
+
+def dockerfile_healthcheck() -> str:
+    """Return the Dockerfile's HEALTHCHECK instruction, its continued lines joined."""
+    text = (ADDON_DIR / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    (line,) = (line for line in text.splitlines() if line.startswith("HEALTHCHECK"))
+    return line

@@ -537,3 +537,38 @@ class RealCore:
         """Stop Core and delete its config folder."""
         await self.stop()
         self.remove()
+
+
+def energy_prefs(plant: str) -> dict[str, Any]:
+    """Return Energy dashboard preferences with a plant's sensors, as DOCS.md's table names them.
+
+    `plant` is the plant's entity id prefix, such as `sensor.sungrow_home_`.
+    """
+    price = {"entity_energy_price": None, "number_energy_price": None}
+    return {
+        "energy_sources": [
+            {
+                "type": "grid",
+                "flow_from": [
+                    {"stat_energy_from": f"{plant}total_energy_purchased", "stat_cost": None}
+                    | price
+                ],
+                "flow_to": [
+                    {"stat_energy_to": f"{plant}total_feed_in_energy", "stat_compensation": None}
+                    | price
+                ],
+                "cost_adjustment_day": 0,
+            },
+            {
+                "type": "solar",
+                "stat_energy_from": f"{plant}total_yield",
+                "config_entry_solar_forecast": None,
+            },
+            {
+                "type": "battery",
+                "stat_energy_from": f"{plant}total_battery_discharge",
+                "stat_energy_to": f"{plant}total_battery_charge",
+            },
+        ],
+        "device_consumption": [],
+    }

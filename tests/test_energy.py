@@ -10,6 +10,7 @@ from conftest import make_poller
 from const import PS_ID
 
 from sungrow.simulator import Fault, micro_plant, pv_plant
+from sungrow.states.catalog import load_catalog
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,13 +52,30 @@ def value(fake_ha: FakeHomeAssistant, entity_id: str) -> str:
 
 
 async def test_every_energy_sensor_passes_the_energy_dashboards_checks(
-    poller: Poller, simulator: CloudSimulator, fake_ha: FakeHomeAssistant
+    session: aiohttp.ClientSession,
+    cloud_url: str,
+    ha_url: str,
+    tmp_path: Path,
+    wall: WallClock,
+    simulator: CloudSimulator,
+    fake_ha: FakeHomeAssistant,
 ) -> None:
-    """Hybrid, PV and microinverter plants: every energy sensor has class, unit, state class."""
+    """Every energy sensor has class, unit, state class.
+
+    Hybrid, PV and microinverter plants, every point of the catalog asked for.
+    """
     simulator.plants += [pv_plant(1000001, "Cabin"), micro_plant(1000002, "Shed", count=2)]
     simulator.accounts[0].ps_ids = (PS_ID, 1000001, 1000002)
+    catalog = load_catalog()
 
-    await poller.run_once()
+    await make_poller(
+        session,
+        cloud_url,
+        ha_url,
+        tmp_path,
+        wall,
+        extra_points=lambda kind: {point.point_id for point in catalog.get(kind).points},
+    ).run_once()
 
     energy = {
         e: s for e, s in fake_ha.states.items() if s["attributes"].get("device_class") == "energy"
@@ -185,7 +203,7 @@ async def test_diagnostics_tell_when_what_and_how_many(
     assert updated == datetime.fromtimestamp(wall.now, UTC)
     assert value(fake_ha, "sensor.sungrow_home_data_time") == "2026-06-21T12:00:00+02:00"
     assert value(fake_ha, "sensor.sungrow_home_api_calls_last_hour") == str(len(simulator.calls))
-    assert value(fake_ha, "sensor.sungrow_home_last_error") == ""
+    assert value(fake_ha, "sensor.sungrow_home_last_error") == "none"
     assert fake_ha.states["sensor.sungrow_home_data_time"]["attributes"]["device_class"] == (
         "timestamp"
     )

@@ -210,7 +210,7 @@ async def test_a_lasting_cloud_fault_fails_the_cycle_keeps_the_states_and_recove
 
     assert "HTTP 503" in failed_error
     assert fake_ha.states[PLANT_POWER]["state"] == before
-    assert fake_ha.states["sensor.sungrow_home_last_error"]["state"] == ""
+    assert fake_ha.states["sensor.sungrow_home_last_error"]["state"] == "none"
     assert [r.levelname for r in caplog.records if "HTTP 503" in r.getMessage()] == ["WARNING"]
     no_zero_totals(fake_ha)
 

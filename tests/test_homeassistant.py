@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -196,15 +198,24 @@ async def test_publish_tries_every_state_before_raising(
     assert ("POST", URL(state_url(YIELD))) in responses.requests
 
 
-async def test_console_prints_entity_value_and_unit() -> None:
-    """The demo's output: one aligned line per sensor."""
+async def test_console_prints_every_sensor_then_only_what_changed() -> None:
+    """The demo's output: a timed line per cycle, all sensors first, then the changes."""
     out = io.StringIO()
+    times = iter(datetime(2026, 6, 1, 12, minute, tzinfo=UTC) for minute in (0, 1, 2))
+    console = ConsolePublisher(stream=out, now=lambda: next(times))
+    risen = replace(POWER, state="5400")
 
-    await ConsolePublisher(stream=out).publish([POWER, YIELD])
+    await console.publish([POWER, YIELD])
+    await console.publish([risen, YIELD])
+    await console.publish([risen, YIELD])
 
     assert out.getvalue().splitlines() == [
+        "12:00:00  2 sensors",
         "sensor.sungrow_home_plant_power  5309 W",
         "sensor.sungrow_home_daily_yield  14.42 kWh",
+        "12:01:00  1 of 2 sensors changed",
+        "sensor.sungrow_home_plant_power  5309 W → 5400 W",
+        "12:02:00  no sensor changed",
     ]
 
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from sungrow.simulator import CloudSimulator
 
 REDIRECT = "https://example.com/callback"
-MICRO_ENERGY = "total_yield"
+MICRO_ENERGY = "yield_today"
 
 
 def later(clock: Clock, wall: WallClock, minutes: int) -> None:

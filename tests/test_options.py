@@ -265,6 +265,15 @@ def test_a_url_with_a_user_name_or_password_is_refused_without_repeating_it(
     assert "alice" not in text
 
 
+def test_a_redirect_uri_is_kept_character_for_character() -> None:
+    """The token call must repeat the registered Redirect URL exactly, its final slash too."""
+    options = Options.from_dict(
+        with_(username=None, password=None, redirect_uri="https://example.com/")
+    )
+
+    assert options.redirect_uri == "https://example.com/"
+
+
 def test_a_redirect_uri_may_be_plain_http_with_a_query() -> None:
     """The redirect URL is only a registered callback: http and a query are the portal's call."""
     options = Options.from_dict(

@@ -22,6 +22,7 @@ from sungrow.simulator import (
     micro_plant,
     pv_plant,
 )
+from sungrow.states.guard import CounterGuard
 from sungrow.states.naming import EntityNames
 from sungrow.storage import JsonFile
 
@@ -132,14 +133,18 @@ async def test_the_hybrid_devices_are_published_with_their_classes(
         "sensor.sungrow_home_sh10rt_battery_charging_power": ("W", "power", "measurement"),
         "sensor.sungrow_home_sh10rt_battery_discharging_power": ("W", "power", "measurement"),
         "sensor.sungrow_home_sh10rt_battery_temperature": ("°C", "temperature", "measurement"),
-        "sensor.sungrow_home_sh10rt_total_battery_charge": ("kWh", "energy", "total"),
-        "sensor.sungrow_home_sh10rt_total_battery_discharge": ("kWh", "energy", "total"),
+        "sensor.sungrow_home_total_battery_charge": ("kWh", "energy", "total"),
+        "sensor.sungrow_home_total_battery_discharge": ("kWh", "energy", "total"),
         "sensor.sungrow_home_sbr064_battery_level": ("%", "battery", "measurement"),
         "sensor.sungrow_home_sbr064_temperature": ("°C", "temperature", "measurement"),
-        "sensor.sungrow_home_sbr064_total_charge": ("kWh", "energy", "total"),
-        "sensor.sungrow_home_sbr064_total_discharge": ("kWh", "energy", "total"),
+        "sensor.sungrow_home_sbr064_voltage": ("V", "voltage", "measurement"),
         "sensor.sungrow_home_dtsu666_phase_a_voltage": ("V", "voltage", "measurement"),
-        "sensor.sungrow_home_winet_s_wlan_signal_strength": (None, None, "measurement"),
+        "sensor.sungrow_home_winet_s_wlan_signal_strength": (
+            "dBm",
+            "signal_strength",
+            "measurement",
+        ),
+        "sensor.sungrow_home_winet_s_wireless_signal_strength": ("%", None, "measurement"),
     }
     for entity_id, (unit, device_class, state_class) in expected.items():
         attributes = fake_ha.states[entity_id]["attributes"]
@@ -153,6 +158,53 @@ async def test_the_hybrid_devices_are_published_with_their_classes(
     )
     assert (report.plants, report.devices) == (1, 4)
     assert report.sensors == len(fake_ha.states)
+
+
+async def test_each_energy_total_has_one_place_on_a_new_installation(
+    poller: Poller, fake_ha: FakeHomeAssistant
+) -> None:
+    """The plant carries the totals; the devices' copies of them are not published."""
+    await poller.run_once()
+
+    published = set(fake_ha.states)
+    assert "sensor.sungrow_home_total_feed_in_energy" in published
+    assert "sensor.sungrow_home_total_battery_charge" in published
+    repeated = {
+        entity
+        for entity in published
+        for device in ("_sh10rt_", "_dtsu666_", "_sbr064_")
+        if device in entity and fake_ha.states[entity]["attributes"].get("device_class") == "energy"
+    }
+    assert repeated == set()
+
+
+async def test_an_upgraded_installation_keeps_the_device_totals_it_published(
+    session: aiohttp.ClientSession,
+    cloud_url: str,
+    ha_url: str,
+    tmp_path: Path,
+    fake_ha: FakeHomeAssistant,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Counters an earlier version published stay (they may be in the Energy dashboard)."""
+    remembered = {"counters": {f"{PS_ID}/{PS_ID}_14_1_1/total_pv_yield": [1.0, "2026-06-01"]}}
+    guard = CounterGuard.from_dict(JsonFile(tmp_path / "counters.json"), remembered)
+    caplog.set_level(logging.INFO)
+
+    await make_poller(session, cloud_url, ha_url, tmp_path, guard=guard).run_once()
+
+    published = set(fake_ha.states)
+    assert "sensor.sungrow_home_sh10rt_total_pv_yield" in published
+    assert "sensor.sungrow_home_sh10rt_total_feed_in_energy" not in published
+    assert "sensor.sungrow_home_dtsu666_total_feed_in_energy" not in published
+    kept = [r.message for r in caplog.records if "repeat the plant's" in r.message]
+    assert kept == [
+        (
+            "Publishing the Hybrid inverter counters total_pv_yield, which repeat the plant's, "
+            "because this installation published them before; new installations get them "
+            "only through 'extra_points'"
+        )
+    ]
 
 
 async def test_a_plant_without_data_fails_the_cycle_after_publishing_the_others(

@@ -7,10 +7,21 @@ import json
 import os
 import re
 import sys
+import time
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import ADDON_DIR, RunAddon, error_lines, start_service, stop_service, until
+from conftest import (
+    ADDON_DIR,
+    RunAddon,
+    dockerfile_healthcheck,
+    error_lines,
+    health_check,
+    start_service,
+    stop_service,
+    until,
+)
 from const import HA_TOKEN, PASSWORD, SECRET_KEY
 
 if TYPE_CHECKING:
@@ -211,11 +222,43 @@ async def test_demo_once_prints_the_sensors(tmp_path: Path) -> None:
     stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
 
     assert process.returncode == 0, stderr.decode()
-    lines = stdout.decode().splitlines()
+    header, *lines = stdout.decode().splitlines()
+    assert re.fullmatch(rf"\d\d:\d\d:\d\d  {len(lines)} sensors", header)
     assert len(lines) >= 10
     assert all(line.startswith("sensor.sungrow_demo_home_") for line in lines)
     assert any(line.endswith(" kWh") for line in lines)
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_the_demo_takes_the_options_file_and_home_assistants_time_zone(
+    run_addon: RunAddon, fake_ha: FakeHomeAssistant
+) -> None:
+    """Interval and log level come from SUNGROW_OPTIONS, the account stays the demo's.
+
+    The plant's clock is Home Assistant's, not the add-on's.
+    """
+    fake_ha.time_zone = "Pacific/Kiritimati"  # UTC+14: a plant kept in UTC would be 14 h off
+    options = {"scan_interval": 120, "log_level": "debug", "appkey": "not-the-demo's"}
+
+    result = await run_addon("--demo", "--once", options=options, env={"TZ": "UTC"})
+
+    assert result.returncode == 0, result.stderr
+    assert "polling every 120 s" in result.stderr
+    assert " DEBUG Daily counters restart at midnight in Pacific/Kiritimati" in result.stderr
+    data_time = fake_ha.states["sensor.sungrow_demo_home_data_time"]["state"]
+    assert abs(datetime.fromisoformat(data_time) - datetime.now(UTC)) < timedelta(minutes=15)
+
+
+async def test_the_demo_refuses_a_bad_options_file_in_one_line(run_addon: RunAddon) -> None:
+    """An options file the demo cannot use: exit 2 and the option's name, as in the add-on."""
+    result = await run_addon("--demo", "--once", options={"scan_interval": 5})
+
+    assert result.returncode == 2
+    (line,) = error_lines(result.stderr)
+    assert line.endswith(
+        "ERROR Option 'scan_interval' is 5, outside 60..3600: set it to a whole number of "
+        "seconds from 60 to 3600"
+    )
 
 
 async def test_the_service_stops_on_sigterm_with_exit_0(
@@ -312,16 +355,40 @@ async def test_the_health_check_stays_healthy_while_core_and_cloud_are_down(
     down = {**options, "server_url": "http://127.0.0.1:9"}
     process = await start_service(tmp_path, down, {"HA_API_URL": "http://127.0.0.1:9/api"})
     heartbeat = tmp_path / "data" / "heartbeat"
-    health = [sys.executable, "-m", "sungrow.health"]
-    env = {**os.environ, "PYTHONPATH": str(ADDON_DIR), "SUNGROW_DATA_DIR": str(tmp_path / "data")}
     try:
         await until(heartbeat.exists, 10)
         await asyncio.sleep(1.0)
-        checked = await asyncio.create_subprocess_exec(*health, env=env)
-        assert await checked.wait() == 0
+        healthy = health_check(heartbeat)
     finally:
         log = await stop_service(process)
-    after = await asyncio.create_subprocess_exec(*health, env=env)
 
-    assert await after.wait() == 1
+    assert healthy
+    assert not health_check(heartbeat)
     assert "127.0.0.1:9" in log
+
+
+async def test_the_add_on_reports_started_within_seconds(
+    tmp_path: Path, options: dict[str, Any], ha_url: str
+) -> None:
+    """Docker's first check after the start finds the add-on healthy, on every Docker.
+
+    Docker from 25 on checks every --start-interval during the start period, older ones
+    every --interval: the Supervisor shows "started" at the first healthy check.
+    """
+    flags: dict[str, str] = dict(re.findall(r"--([a-z-]+)=(\d+)s", dockerfile_healthcheck()))
+    started = time.monotonic()
+    process = await start_service(tmp_path, options, {"HA_API_URL": ha_url})
+    heartbeat = tmp_path / "data" / "heartbeat"
+    try:
+        await until(heartbeat.exists, 10)
+        first_beat = time.monotonic() - started
+        healthy = health_check(heartbeat)
+    finally:
+        await stop_service(process)
+
+    first_check = int(flags.get("start-interval", flags["interval"]))
+    assert healthy
+    assert first_beat <= first_check
+    # "Started" within 10 s, also on a Docker before 25 (no start interval).
+    assert first_check <= 10
+    assert int(flags["interval"]) <= 10

@@ -21,7 +21,7 @@ import pytest
 import pytest_asyncio
 from conftest import ADDON_DIR
 from const import PS_ID
-from real_core import RealCore, find_python
+from real_core import RealCore, energy_prefs, find_python
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -45,33 +45,7 @@ SOLAR = f"{PLANT}total_yield"
 BATTERY_IN = f"{PLANT}total_battery_charge"
 BATTERY_OUT = f"{PLANT}total_battery_discharge"
 ENERGY_SENSORS = (GRID_IN, GRID_OUT, SOLAR, BATTERY_IN, BATTERY_OUT, f"{PLANT}daily_yield")
-ENERGY_PREFS: dict[str, Any] = {
-    "energy_sources": [
-        {
-            "type": "grid",
-            "flow_from": [
-                {
-                    "stat_energy_from": GRID_IN,
-                    "stat_cost": None,
-                    "entity_energy_price": None,
-                    "number_energy_price": None,
-                }
-            ],
-            "flow_to": [
-                {
-                    "stat_energy_to": GRID_OUT,
-                    "stat_compensation": None,
-                    "entity_energy_price": None,
-                    "number_energy_price": None,
-                }
-            ],
-            "cost_adjustment_day": 0,
-        },
-        {"type": "solar", "stat_energy_from": SOLAR, "config_entry_solar_forecast": None},
-        {"type": "battery", "stat_energy_from": BATTERY_OUT, "stat_energy_to": BATTERY_IN},
-    ],
-    "device_consumption": [],
-}
+ENERGY_PREFS = energy_prefs(PLANT)
 # The entities of each source of ENERGY_PREFS, in order.
 SOURCES = ({GRID_IN, GRID_OUT}, {SOLAR}, {BATTERY_IN, BATTERY_OUT})
 PUBLISHED = re.compile(r" INFO Published \d+ sensors of 1 plant")

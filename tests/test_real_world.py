@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import error_lines, make_poller, until
+from conftest import error_lines, health_check, make_poller, until
 from const import HA_TOKEN, PS_ID
 
 from sungrow.exceptions import CycleIncompleteError
-from sungrow.health import GRACE, STEP_LIMIT, Heartbeat, is_healthy
+from sungrow.health import GRACE, STEP_LIMIT, Heartbeat
 from sungrow.publish.model import Sensor, SensorState
 from sungrow.publish.rest import HomeAssistant
 from sungrow.publish.watcher import CoreWatcher
@@ -90,7 +89,7 @@ async def test_a_device_type_outside_the_plan_leaves_every_other_sensor_publishe
 
     published = set(fake_ha.states)
     assert PLANT_POWER in published
-    assert "sensor.sungrow_home_sh10rt_total_pv_yield" in published
+    assert "sensor.sungrow_home_sh10rt_pv_power" in published
     assert "sensor.sungrow_home_dtsu666_active_power" in published
     assert "sensor.sungrow_home_winet_s_wireless_signal_strength" in published
     assert not [entity for entity in published if "_sbr064_" in entity]
@@ -103,7 +102,7 @@ async def test_a_device_type_outside_the_plan_leaves_every_other_sensor_publishe
 
     assert report.sensors > 0
     assert BATTERY_LEVEL in fake_ha.states
-    assert fake_ha.states["sensor.sungrow_home_last_error"]["state"] == ""
+    assert fake_ha.states["sensor.sungrow_home_last_error"]["state"] == "none"
     assert messages(caplog, f"{BATTERY_SOURCE} works again") == ["INFO"]
 
 
@@ -349,9 +348,8 @@ async def test_the_heartbeat_follows_the_poll_loop(
     task = asyncio.create_task(poller.run(stop))
     await until(lambda: len(simulator.calls_to(LOGIN)) == 1, 5)
     await asyncio.sleep(0.1)
-    now = time.time()
-    backing_off = [is_healthy(heartbeat.path, now=now + m * 60) for m in (1, 30, 59, 60 + 10)]
-    overdue = is_healthy(heartbeat.path, now=now + 3600 + STEP_LIMIT + GRACE + 60)
+    backing_off = [health_check(heartbeat.path, seconds_later=m * 60) for m in (1, 30, 59, 70)]
+    overdue = health_check(heartbeat.path, seconds_later=3600 + STEP_LIMIT + GRACE + 60)
     stop.set()
     await task
 
@@ -361,8 +359,7 @@ async def test_the_heartbeat_follows_the_poll_loop(
     simulator.faults.append(Fault(path=LOGIN, delay=30))
     stuck = asyncio.create_task(poller.run_once())
     await until(lambda: not simulator.faults, 5)
-    now = time.time()
-    hanging = [is_healthy(heartbeat.path, now=now + m * 60) for m in (1, 10, 12)]
+    hanging = [health_check(heartbeat.path, seconds_later=m * 60) for m in (1, 10, 12)]
     stuck.cancel()
     await asyncio.gather(stuck, return_exceptions=True)
 

@@ -344,6 +344,36 @@ def test_every_device_type_of_the_issue_has_a_default_set() -> None:
         assert all(point.key and point.name for point in points)
 
 
+def test_every_numeric_sensor_has_a_unit() -> None:
+    """Statistics need a unit: every point with a state class has one.
+
+    A power factor has none, by Home Assistant's definition.
+    """
+    catalog = load_catalog()
+
+    unitless = [
+        f"{device_type}:{point.point_id}"
+        for device_type, spec in catalog.device_types.items()
+        for point in spec.points
+        if point.state_class and not point.unit and point.device_class != "power_factor"
+    ]
+
+    assert unitless == []
+
+
+def test_a_devices_copy_of_a_plant_counter_is_off_unless_it_was_published() -> None:
+    """The hybrid inverter's copy of the plant's feed-in total: off, kept for an upgrade."""
+    hybrid = load_catalog().get(14)
+
+    fresh = {point.key for point in hybrid.published_points()}
+    upgraded = {
+        point.key for point in hybrid.published_points(published_before={"total_feed_in_energy"})
+    }
+
+    assert "total_feed_in_energy" not in fresh
+    assert upgraded - fresh == {"total_feed_in_energy"}
+
+
 def minimal_catalog(point: dict[str, object], kind: dict[str, object]) -> dict[str, object]:
     """Return a catalog with one kind and one point, as catalog.yaml parses."""
     return {

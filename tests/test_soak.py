@@ -78,6 +78,8 @@ async def test_a_thousand_polls_with_random_faults(
             names=EntityNames(JsonFile(tmp_path / "names.json")),
             scan_interval=300,
             clock=lambda: clock.now.timestamp(),  # noqa: PLW0108 - clock.now changes
+            # The inverter's total yield, off by default: a second lifetime total to watch.
+            extra_points=lambda kind: {"2"} if kind == 1 else set(),
         )
         tracemalloc.start()
         try:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from sungrow.exceptions import OptionsError
@@ -39,8 +41,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="use the embedded iSolarCloud simulator and its demo account; without "
-        "SUPERVISOR_TOKEN print the sensors instead of posting them",
+        help="use the embedded iSolarCloud simulator and its demo account (the other options "
+        "from SUNGROW_OPTIONS, if set); without SUPERVISOR_TOKEN print the sensors instead of "
+        "posting them",
     )
     return parser.parse_args(argv)
 
@@ -52,21 +55,35 @@ def main(argv: list[str] | None = None) -> int:
     env = os.environ
     supervisor_token = env.get("SUPERVISOR_TOKEN") or None
     formatter.add_secret(supervisor_token)
-    api_url = env.get("HA_API_URL", DEFAULT_API_URL).rstrip("/")
-    data_dir = env.get("SUNGROW_DATA_DIR")
+    options_file = env.get("SUNGROW_OPTIONS")
+    options_path = Path(options_file or "/data/options.json")
+
+    def environment(data_dir: str) -> Environment:
+        return Environment(
+            data_dir=Path(data_dir),
+            api_url=env.get("HA_API_URL", DEFAULT_API_URL).rstrip("/"),
+            supervisor_token=supervisor_token,
+            options_version=_version(options_path),
+            supervisor_url=env.get("SUPERVISOR_URL", DEFAULT_SUPERVISOR_URL).rstrip("/"),
+        )
+
     if args.demo:
         from sungrow.demo import run_demo  # noqa: PLC0415 - the simulator is loaded for the demo only
 
-        return asyncio.run(
-            run_demo(
-                data_dir=Path(data_dir) if data_dir else None,
-                api_url=api_url,
-                supervisor_token=supervisor_token,
+        # Without a data folder the demo keeps its state in a temporary one.
+        data_dir = env.get("SUNGROW_DATA_DIR")
+        with (
+            contextlib.nullcontext(data_dir)
+            if data_dir
+            else tempfile.TemporaryDirectory(prefix="sungrow-demo-")
+        ) as folder:
+            demo = run_demo(
+                options_path=Path(options_file) if options_file else None,
+                environment=environment(folder),
                 once=args.once,
                 formatter=formatter,
             )
-        )
-    options_path = Path(env.get("SUNGROW_OPTIONS", "/data/options.json"))
+            return asyncio.run(demo)
     try:
         options = load_options(options_path)
     except OptionsError as err:
@@ -82,14 +99,14 @@ def main(argv: list[str] | None = None) -> int:
             "token in SUPERVISOR_TOKEN"
         )
         return EXIT_BAD_CONFIGURATION
-    environment = Environment(
-        data_dir=Path(data_dir or "/data"),
-        api_url=api_url,
-        supervisor_token=supervisor_token,
-        options_version=_version(options_path),
-        supervisor_url=env.get("SUPERVISOR_URL", DEFAULT_SUPERVISOR_URL).rstrip("/"),
+    return asyncio.run(
+        run(
+            options,
+            environment(env.get("SUNGROW_DATA_DIR", "/data")),
+            once=args.once,
+            formatter=formatter,
+        )
     )
-    return asyncio.run(run(options, environment, once=args.once, formatter=formatter))
 
 
 def _version(path: Path) -> str | None:

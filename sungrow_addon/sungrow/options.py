@@ -126,6 +126,11 @@ class Options:
 
 def load_options(path: Path) -> Options:
     """Read and validate the options file."""
+    return Options.from_dict(read_options_file(path))
+
+
+def read_options_file(path: Path) -> dict[str, Any]:
+    """Return the options file's content, not validated yet; raise OptionsError if unreadable."""
     try:
         # The Supervisor owns the options file: it stays where it is, even when unreadable.
         data = JsonFile(path, move_corrupt_aside=False).load()
@@ -138,7 +143,7 @@ def load_options(path: Path) -> Options:
             "or point SUNGROW_OPTIONS at a JSON file with the options"
         )
         raise OptionsError(msg)
-    return Options.from_dict(data)
+    return data
 
 
 def _missing(name: str) -> OptionsError:
@@ -248,7 +253,7 @@ def _server_url(data: dict[str, Any]) -> str | None:
     # The keys and the token travel in the clear over http: only the local machine may see them.
     if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
         raise _invalid("server_url", "must start with https:// (http is for localhost only)")
-    return url
+    return url.rstrip("/")
 
 
 def _url(data: dict[str, Any], name: str) -> str | None:
@@ -263,7 +268,7 @@ def _url(data: dict[str, Any], name: str) -> str | None:
     # The message does not repeat the URL: it would show the password.
     if parts.username is not None or parts.password is not None:
         raise _invalid(name, "must not contain a user name or password")
-    return value.rstrip("/")
+    return value
 
 
 def _split(url: str) -> SplitResult | None:

@@ -173,13 +173,18 @@ class Poller:
             await self._describe(discovery)
         now = self.clock()
         fetched = await self._fetch(discovery, now)
-        published = await self._publish(fetched.states, now)
         moment = datetime.fromtimestamp(now, UTC).replace(microsecond=0)
-        self._last_success |= dict.fromkeys(fetched.complete, moment)
+        last_success = self._last_success | dict.fromkeys(fetched.complete, moment)
         if fetched.stop is not None:
+            await self._publish(fetched.states, now)
+            self._last_success = last_success
             raise fetched.stop
         failing = "; ".join(self._cloud_failures().values())
-        published += await self._publish(self._diagnostics(failing), now)
+        # One publish per cycle: the readings and the diagnostics that describe them.
+        published = await self._publish(
+            fetched.states + self._diagnostics(failing, last_success), now
+        )
+        self._last_success = last_success
         if failing:
             raise CycleIncompleteError(failing)
         return CycleReport(
@@ -257,7 +262,19 @@ class Poller:
         """Return a device type's published points and the ids to ask for (kept per type)."""
         known = self._point_lists.get(device_type)
         if known is None:
-            points = self.catalog.get(device_type).published_points(self.extra_points(device_type))
+            points = self.catalog.get(device_type).published_points(
+                self.extra_points(device_type),
+                published_before=self.guard.counters_of(device_type),
+            )
+            kept = [point.key for point in points if point.repeats_plant]
+            if kept:
+                _LOGGER.info(
+                    "Publishing the %s counters %s, which repeat the plant's, because this "
+                    "installation published them before; new installations get them only "
+                    "through 'extra_points'",
+                    self.catalog.get(device_type).name,
+                    ", ".join(kept),
+                )
             inputs = [point_id for spec in derived_for(device_type) for point_id in spec.inputs]
             ids = list(dict.fromkeys([point.point_id for point in points] + inputs))
             known = self._point_lists[device_type] = (points, ids)
@@ -407,7 +424,9 @@ class Poller:
             _LOGGER.info("Home Assistant had lost the sensors (a restart); sent them all again")
         return len(states)
 
-    def _diagnostics(self, error: str) -> list[SensorState]:
+    def _diagnostics(
+        self, error: str, last_success: dict[str, datetime] | None = None
+    ) -> list[SensorState]:
         if self.discovery is None:
             return []
         calls = self.cloud.gateway.calls.last_hour(time.time())
@@ -416,7 +435,7 @@ class Poller:
             for entry in self.discovery.plants
             for state in self._builder.diagnostic_states(
                 entry.plant,
-                last_success=self._last_success.get(entry.plant.ps_id),
+                last_success=(last_success or self._last_success).get(entry.plant.ps_id),
                 calls_last_hour=calls,
                 error=error,
             )

@@ -241,7 +241,8 @@ class OAuth2:
         return (
             f"{page}, log in as the plant owner and approve the application; the browser then "
             "goes to your redirect URL ending in ?code=...: paste that code into the "
-            "'authorization_code' option and restart the add-on"
+            "'authorization_code' option and restart the add-on within a few minutes (a code "
+            "works once, and not for long)"
         )
 
     async def _exchange(self, gateway: Gateway) -> None:

@@ -95,6 +95,12 @@ def _text(raw: object) -> str:
     return visible.strip()[:MAX_NAME_LENGTH].rstrip()
 
 
+def device_type_of(ps_key: str) -> int | None:
+    """Return the device type inside a ps_key (`<ps_id>_<type>_<code>_<channel>`)."""
+    parts = ps_key.split("_")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isascii() and parts[1].isdigit() else None
+
+
 def plant_ps_key(ps_id: str) -> str:
     """Return the ps_key of a plant's own pseudo-device (the only one safe to build)."""
     return f"{ps_id}_{PLANT_DEVICE_TYPE}_0_0"

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from sungrow.states.naming import EntityNames
 
 _MAX_STATE_LENGTH = 255
+# The last error's state after a poll that went well: a word, not an empty state.
+NO_ERROR = "none"
 MANUFACTURER = "Sungrow"
 # Each plant's diagnostics: how the add-on itself is doing.
 API_CALLS = PointSpec(
@@ -191,7 +193,9 @@ class StateBuilder:
         """Return a plant's diagnostics: last update, cloud data time, calls, last error."""
         states = [
             SensorState(self.sensor(plant, None, API_CALLS), str(calls_last_hour)),
-            SensorState(self.sensor(plant, None, LAST_ERROR), error[:_MAX_STATE_LENGTH]),
+            SensorState(
+                self.sensor(plant, None, LAST_ERROR), error[:_MAX_STATE_LENGTH] or NO_ERROR
+            ),
         ]
         for spec, moment in (
             (LAST_UPDATE, last_success),

@@ -28,6 +28,7 @@ class PointSpec:
     state_class: str | None = None
     icon: str | None = None
     enabled: bool = True
+    repeats_plant: bool = False
     counter: str | None = None
     diagnostic: bool = False
     enum: Mapping[int, str] | None = field(default=None, repr=False)
@@ -76,10 +77,22 @@ class DeviceTypeSpec:
     name: str
     points: tuple[PointSpec, ...]
 
-    def published_points(self, extra: Collection[str] = ()) -> tuple[PointSpec, ...]:
-        """Return the points on by default plus the `extra` point ids asked for."""
+    def published_points(
+        self, extra: Collection[str] = (), *, published_before: Collection[str] = ()
+    ) -> tuple[PointSpec, ...]:
+        """Return the points on by default plus the `extra` point ids asked for.
+
+        A counter that repeats the plant's is kept when its key was `published_before`: an
+        installation that had it keeps it.
+        """
         known = {point.point_id: point for point in self.points}
-        chosen = [point for point in self.points if point.enabled or point.point_id in extra]
+        chosen = [
+            point
+            for point in self.points
+            if point.enabled
+            or point.point_id in extra
+            or (point.repeats_plant and point.key in published_before)
+        ]
         chosen += [unknown_point(point_id) for point_id in extra if point_id not in known]
         return tuple(chosen)
 
@@ -131,6 +144,7 @@ _FIELDS = {
     "state_class": "state_class",
     "icon": "icon",
     "enabled": "enabled",
+    "repeats_plant": "repeats_plant",
     "counter": "counter",
     "diagnostic": "diagnostic",
     "enum": "enum",

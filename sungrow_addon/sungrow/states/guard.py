@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sungrow.cloud.models import device_type_of
 from sungrow.storage import SaveResult
 
 if TYPE_CHECKING:
@@ -112,6 +113,16 @@ class CounterGuard:
         if key not in self.memory and legacy in self.memory:
             self.memory[key] = self.memory.pop(legacy)
             self._changed = True
+
+    def counters_of(self, device_type: int) -> set[str]:
+        """Return the keys of the counters remembered for devices of a type."""
+        keys = set()
+        for identity in self.memory:  # <ps_id>/<ps_key>/<key>
+            _plant, _, rest = identity.partition("/")
+            ps_key, _, key = rest.rpartition("/")
+            if device_type_of(ps_key) == device_type:
+                keys.add(key)
+        return keys
 
     def observe_power(self, plant: str, watts: float) -> None:
         """Learn how much power a plant can move from a reading of one of its power points."""

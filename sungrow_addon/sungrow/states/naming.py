@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sungrow.cloud.models import PLANT_DEVICE_TYPE
+from sungrow.cloud.models import PLANT_DEVICE_TYPE, device_type_of
 from sungrow.storage import SaveResult
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ class EntityNames:
         """Return the device type and slug of every named device of a plant."""
         prefix, legacy = f"{ps_id}/", f"{ps_id}_"
         return [
-            (_device_type(key.removeprefix(prefix)), slug)
+            (device_type_of(key.removeprefix(prefix)), slug)
             for key, slug in self.devices.items()
             if key.startswith((prefix, legacy))
         ]
@@ -152,12 +152,6 @@ class EntityNames:
 
 def _ids(prefix: str, keys: Collection[str]) -> set[str]:
     return {f"{prefix}_{key}" for key in keys}
-
-
-def _device_type(ps_key: str) -> int | None:
-    """Return the device type inside a ps_key (`<ps_id>_<type>_<code>_<channel>`)."""
-    parts = ps_key.split("_")
-    return int(parts[1]) if len(parts) > 1 and _DIGITS.fullmatch(parts[1]) else None
 
 
 def _identity_order(device: Device) -> tuple[int, list[tuple[int, str]]]:
