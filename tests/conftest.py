@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import signal
@@ -13,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest.mock import Mock
 
 import aiohttp
@@ -35,6 +36,9 @@ from sungrow.simulator import CloudSimulator, SimAccount, SimApp, hybrid_plant
 from sungrow.states.guard import CounterGuard
 from sungrow.states.naming import EntityNames
 from sungrow.storage import JsonFile
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 ADDON_DIR = Path(__file__).parent.parent / "sungrow_addon"
 REDIRECT = "https://example.com/callback"
@@ -319,6 +323,19 @@ def run_addon(tmp_path: Path, ha_url: str) -> RunAddon:
     return run
 
 
+# Run with this in the environment, a program lists every module it imports on stderr.
+LIST_IMPORTS = {"PYTHONPROFILEIMPORTTIME": "1"}
+
+
+def imported_packages(stderr: str) -> set[str]:
+    """Return the top-level packages a program run with LIST_IMPORTS imported."""
+    return {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and not line.endswith("| imported package")
+    }
+
+
 async def until(condition: Callable[[], bool], seconds: float) -> float:
     """Wait until `condition` holds, at most `seconds`; return how long it took."""
     loop = asyncio.get_running_loop()
@@ -387,3 +404,13 @@ def dockerfile_healthcheck() -> str:
     text = (ADDON_DIR / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
     (line,) = (line for line in text.splitlines() if line.startswith("HEALTHCHECK"))
     return line
+
+
+def load_script(name: str) -> ModuleType:
+    """Import one of the repository's scripts/ (not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(name, ADDON_DIR.parent / "scripts" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

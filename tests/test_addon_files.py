@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import struct
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from addon_linter import lint
-from conftest import ADDON_DIR, dockerfile_healthcheck, health_check
+from conftest import ADDON_DIR, dockerfile_healthcheck, health_check, load_script
 from supervisor_options import OptionsRefused, validate, visible_in_form
 
 from sungrow.cloud.regions import Server
@@ -341,11 +340,7 @@ def test_images(name: str, size: tuple[int, int]) -> None:
 
 def test_docs_list_the_sensors_the_catalog_publishes() -> None:
     """DOCS.md's sensor tables are the ones scripts/sensor_docs.py writes from the catalog."""
-    spec = importlib.util.spec_from_file_location("sensor_docs", REPO / "scripts/sensor_docs.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("sensor_docs")
     docs = (ADDON_DIR / "DOCS.md").read_text(encoding="utf-8")
 
     assert f"{module.START}\n\n{module.sensor_tables()}\n{module.END}" in docs

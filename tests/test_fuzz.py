@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from sungrow.backoff import CredentialBackoff
 from sungrow.cloud.discovery import Discovery
-from sungrow.cloud.models import Device, Plant, Reading
+from sungrow.cloud.models import Device, Plant, Reading, wire_fields
 from sungrow.cloud.tokens import OAuthStore, TokenStore
 from sungrow.exceptions import OptionsError, StateFileError
 from sungrow.logs import RedactingFormatter
@@ -165,7 +165,7 @@ def test_any_plant_readings_publish_nothing_wrong(rows: list[dict[str, Any]]) ->
     published: dict[str, float] = {}
     for step, row in enumerate(rows):
         wire = {"ps_key": "1_11_0_0", **{f"p{key}": value for key, value in row.items()}}
-        reading = Reading.from_wire(wire, [point.point_id for point in points])
+        reading = Reading.from_wire(wire, wire_fields([point.point_id for point in points]))
         now = (NOON + timedelta(minutes=5 * step)).timestamp()
         states = states_builder.reading_states(Source(plant, None, reading, None), points, now=now)
         assert list(energy_problems(states)) == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -87,6 +86,23 @@ async def test_an_update_is_not_a_creation(
     responses.post(state_url(POWER), status=200, payload={})
 
     assert await home_assistant.set_state(POWER) is False
+
+
+async def test_what_home_assistant_holds_is_not_sent_again_hours_later(
+    responses: aioresponses,
+) -> None:
+    """No hourly re-publish: an unchanged state is sent once, however long it stays so."""
+    now = [0.0]
+    responses.post(state_url(POWER), status=201, payload={}, repeat=True)
+    async with aiohttp.ClientSession() as session:
+        publisher = HomeAssistant(
+            session=session, token=HA_TOKEN, api_url=API, clock=lambda: now[0]
+        )
+        for hour in range(5):
+            now[0] = hour * 3600.0
+            await publisher.publish([POWER])
+
+    assert len(responses.requests[("POST", URL(state_url(POWER)))]) == 1
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -203,7 +219,7 @@ async def test_console_prints_every_sensor_then_only_what_changed() -> None:
     out = io.StringIO()
     times = iter(datetime(2026, 6, 1, 12, minute, tzinfo=UTC) for minute in (0, 1, 2))
     console = ConsolePublisher(stream=out, now=lambda: next(times))
-    risen = replace(POWER, state="5400")
+    risen = POWER._replace(state="5400")
 
     await console.publish([POWER, YIELD])
     await console.publish([risen, YIELD])

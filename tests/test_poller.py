@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -13,6 +14,7 @@ from const import HA_TOKEN, PASSWORD, PS_ID
 from sungrow.cloud.discovery import Discovery
 from sungrow.exceptions import ISolarCloudResponseError
 from sungrow.poller import CycleReport, Poller
+from sungrow.publish.model import PublishReport, Sensor, SensorState
 from sungrow.publish.rest import HomeAssistant
 from sungrow.simulator import (
     CloudSimulator,
@@ -27,6 +29,7 @@ from sungrow.states.naming import EntityNames
 from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     import aiohttp
@@ -369,6 +372,51 @@ async def test_discovery_is_refreshed_hourly_and_finds_a_new_device(
     assert half_hour == 1
     assert len(simulator.calls_to("/openapi/getDeviceList")) == 2
     assert "sensor.sungrow_home_ac011e_01_charging_power" in fake_ha.states
+
+
+@dataclass
+class RecordingPublisher:
+    """A publisher that keeps what it was told: each describe(), each poll's states."""
+
+    described: list[list[Sensor]] = field(default_factory=list)
+    published: list[list[SensorState]] = field(default_factory=list)
+
+    async def describe(self, sensors: Sequence[Sensor]) -> None:
+        """Record the sensors of a discovery."""
+        self.described.append(list(sensors))
+
+    async def publish(self, states: Sequence[SensorState]) -> PublishReport:
+        """Record the states of a poll."""
+        self.published.append(list(states))
+        return PublishReport(sent=len(states), restored=False)
+
+    async def time_zone(self) -> str | None:
+        """Return no zone: the plants' own."""
+        return None
+
+
+async def test_sensors_are_built_once_per_discovery_that_finds_something_new(
+    session: aiohttp.ClientSession, cloud_url: str, tmp_path: Path, simulator: CloudSimulator
+) -> None:
+    """Polls, and hourly discoveries that find the same, reuse each sensor as built."""
+    wall, publisher = WallClock(), RecordingPublisher()
+    poller = make_poller(session, cloud_url, "http://unused", tmp_path, clock=wall)
+    poller.publisher = publisher
+    for _ in range(14):  # past the hourly discovery
+        await poller.run_once()
+        wall.now += 300
+    simulator.plants[0] = hybrid_plant(PS_ID, "Home", charger=True)
+    wall.now += 3600
+    await poller.run_once()
+
+    assert len(simulator.calls_to("/openapi/getDeviceList")) == 3
+    assert len(publisher.described) == 2  # the first discovery, and the one with a charger
+    first = {id(sensor) for sensor in publisher.described[0]}
+    for states in publisher.published[:14]:
+        assert {id(state.sensor) for state in states} <= first
+    charger = {id(s) for s in publisher.described[1] if s.device and "AC011E" in s.device.name}
+    assert charger
+    assert charger <= {id(state.sensor) for state in publisher.published[-1]}
 
 
 async def test_a_stored_discovery_saves_the_calls_after_a_restart(

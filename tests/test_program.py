@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from conftest import (
     ADDON_DIR,
+    LIST_IMPORTS,
     RunAddon,
     dockerfile_healthcheck,
     error_lines,
     health_check,
+    imported_packages,
     start_service,
     stop_service,
     until,
@@ -62,6 +64,19 @@ async def test_once_publishes_the_plant_and_exits_0(
     assert daily["state_class"] == "total_increasing"
     assert daily["unit_of_measurement"] == "kWh"
     assert re.search(r"Published \d+ sensors of 1 plant\(s\) and 4 device\(s\)", result.stderr)
+
+
+async def test_a_poll_loads_only_what_the_configuration_needs(
+    run_addon: RunAddon, options: dict[str, Any], fake_ha: FakeHomeAssistant
+) -> None:
+    """Without an RSA key, no encryption library; never YAML or a third-party MQTT client."""
+    result = await run_addon("--once", options=options, env=LIST_IMPORTS)
+
+    assert result.returncode == 0, result.stderr
+    assert fake_ha.states
+    imported = imported_packages(result.stderr)
+    assert {"aiohttp", "sungrow"} <= imported
+    assert not imported & {"cryptography", "yaml", "paho", "aiomqtt"}
 
 
 async def test_two_runs_log_in_once(

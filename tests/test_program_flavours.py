@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import error_lines
+from conftest import LIST_IMPORTS, error_lines, imported_packages
 from const import APPKEY, SECRET_KEY
 
 from sungrow.simulator import CloudSimulator, SimApp
@@ -30,10 +30,11 @@ async def test_encrypted_calls_against_a_cloud_that_refuses_plain_ones(
     simulator.apps[0] = SimApp(appkey=APPKEY, access_key=SECRET_KEY, require_encryption=True)
 
     result = await run_addon(
-        "--once", options={**options, "rsa_public_key": simulator.rsa_public_key}
+        "--once", options={**options, "rsa_public_key": simulator.rsa_public_key}, env=LIST_IMPORTS
     )
 
     assert result.returncode == 0, result.stderr
+    assert "cryptography" in imported_packages(result.stderr)
     posts = [call for call in simulator.calls if call.path != "/timestamp"]
     assert posts
     assert all(call.encrypted for call in posts)

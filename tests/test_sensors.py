@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
+from conftest import load_script
 from fake_homeassistant import VALID_ENTITY_ID
 
 from sungrow.cloud.models import Device, Plant, Reading, parse_number
@@ -372,6 +373,15 @@ def test_a_devices_copy_of_a_plant_counter_is_off_unless_it_was_published() -> N
 
     assert "total_feed_in_energy" not in fresh
     assert upgraded - fresh == {"total_feed_in_energy"}
+
+
+def test_the_catalog_the_add_on_loads_is_the_yaml_compiled() -> None:
+    """catalog.json is scripts/catalog.py's output for catalog.yaml as it stands."""
+    script = load_script("catalog")
+
+    assert script.TARGET.read_text(encoding="utf-8") == script.compiled(), (
+        "catalog.yaml changed: run .venv/bin/python scripts/catalog.py"
+    )
 
 
 def minimal_catalog(point: dict[str, object], kind: dict[str, object]) -> dict[str, object]:

@@ -285,3 +285,25 @@ def test_forgetting_the_token_removes_the_file(tmp_path: Path) -> None:
     store.save(None)
 
     assert not (tmp_path / "token.json").exists()
+
+
+@pytest.mark.parametrize(("durable", "synced"), [(True, 1), (False, 0)])
+def test_only_a_durable_file_is_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, durable: bool, synced: int
+) -> None:
+    """Syncing wears SD cards: a file that may be lost in a power cut is not synced."""
+    calls: list[int] = []
+    real_fsync = os.fsync
+
+    def counted(fd: int) -> None:
+        calls.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counted)
+    file = JsonFile(tmp_path / "state.json", durable=durable)
+
+    assert file.save({"a": 1}) is SaveResult.WRITTEN
+    assert file.save({"a": 1}) is SaveResult.UNCHANGED
+
+    assert len(calls) == synced
+    assert JsonFile(tmp_path / "state.json").load() == {"a": 1}

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
 
-from sungrow.cloud.crypto import InvalidPublicKeyError, load_public_key
 from sungrow.cloud.regions import Server
 from sungrow.exceptions import OptionsError, StateFileError
 from sungrow.publish.broker import Broker, broker_from_url
@@ -196,6 +195,9 @@ def _account(data: dict[str, Any]) -> dict[str, str | None]:
 def _public_key(data: dict[str, Any]) -> str | None:
     value = _optional_text(data, "rsa_public_key")
     if value is not None:
+        # The encryption library is loaded only by applications that need it.
+        from sungrow.cloud.crypto import InvalidPublicKeyError, load_public_key  # noqa: PLC0415
+
         try:
             load_public_key(value)
         except InvalidPublicKeyError as err:

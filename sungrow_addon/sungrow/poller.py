@@ -7,7 +7,7 @@ import contextlib
 import logging
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Collection
 
     from sungrow.cloud.client import ISolarCloud
-    from sungrow.cloud.models import Plant
+    from sungrow.cloud.models import Device, Plant
     from sungrow.publish.model import Publisher, SensorState
     from sungrow.states.catalog import PointSpec
     from sungrow.states.naming import EntityNames
@@ -169,7 +169,8 @@ class Poller:
         self.expect_progress(STEP_LIMIT)
         await self._learn_time_zone()
         discovery = await self._discover()
-        if discovery is not self._described:
+        # The hourly discovery mostly finds what it found before: the sensors stay as built.
+        if self._described is None or discovery.plants != self._described.plants:
             await self._describe(discovery)
         now = self.clock()
         fetched = await self._fetch(discovery, now)
@@ -221,12 +222,13 @@ class Poller:
             self._failures.recovered(source)
             for plant, device in members:
                 reading = readings.get(device.ps_key if device else plant.ps_key)
-                name = f"{plant.name} {device.label}" if device else plant.name
                 if reading is None:
+                    name = _source_name(plant, device)
                     self._failures.failed(name, f"iSolarCloud sent no real-time data for {name}")
                     short.add(plant.ps_id)
                     continue
-                self._failures.recovered(name)
+                if self._failures.failing:  # else there is nothing to recover from
+                    self._failures.recovered(_source_name(plant, device))
                 data_time = self._builder.data_time(reading, now)
                 sources.append((Source(plant, device, reading, data_time), points))
         complete = {entry.plant.ps_id for entry in discovery.plants} - short
@@ -246,7 +248,7 @@ class Poller:
             timed = source
             if source.device is None and source.data_time is None:
                 # OAuth2's plant rows carry no time: the plant's data is as new as its devices'.
-                timed = replace(source, data_time=device_times.get(source.plant.ps_id))
+                timed = source._replace(data_time=device_times.get(source.plant.ps_id))
             states += self._builder.reading_states(timed, points, now=now)
         return states
 
@@ -413,7 +415,7 @@ class Poller:
     async def _publish(self, states: list[SensorState], now: float) -> int:
         """Publish, with the sensors gone silent marked unavailable; return how many."""
         freshness = self._builder.freshness
-        states += freshness.lapsed({state.entity_id for state in states}, now)
+        states += freshness.lapsed({sensor.entity_id for sensor, _ in states}, now)
         freshness.published(states, now)
         self.guard.save()
         self.names.save()
@@ -527,3 +529,8 @@ _LOOP_SOURCES = (
     "Home Assistant",
     "The poll cycle",
 )
+
+
+def _source_name(plant: Plant, device: Device | None) -> str:
+    """Return how the log names a plant's or a device's data."""
+    return f"{plant.name} {device.label}" if device else plant.name

@@ -15,7 +15,6 @@ from sungrow import __version__
 from sungrow.backoff import CredentialBackoff
 from sungrow.cloud.auth import AccountLogin, OAuth2, OAuthTokens
 from sungrow.cloud.client import ISolarCloud
-from sungrow.cloud.crypto import load_public_key
 from sungrow.cloud.discovery import Discovery
 from sungrow.cloud.tokens import OAuthStore, TokenStore, account_fingerprint
 from sungrow.cloud.transport import Gateway
@@ -37,6 +36,8 @@ from sungrow.storage import DataFolder
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from pathlib import Path
+
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
     from sungrow.logs import RedactingFormatter
     from sungrow.options import Options
@@ -100,7 +101,7 @@ async def run(
             except OptionsError as err:
                 _LOGGER.error("%s", err)  # noqa: TRY400 - one line, no traceback
                 return EXIT_BAD_CONFIGURATION
-        poller = _poller(
+        poller = build_poller(
             options,
             environment,
             folder=folder,
@@ -134,7 +135,7 @@ async def run(
                     await background
 
 
-def _poller(  # noqa: PLR0913 - the wiring's one place that knows every piece
+def build_poller(  # noqa: PLR0913 - the wiring's one place that knows every piece
     options: Options,
     environment: Environment,
     *,
@@ -143,18 +144,21 @@ def _poller(  # noqa: PLR0913 - the wiring's one place that knows every piece
     publisher: Publisher,
     formatter: RedactingFormatter,
 ) -> Poller:
+    """Return the poller the options ask for, with the state kept in the data folder."""
     account = account_fingerprint(options.gateway, options.appkey, options.username or "")
     gateway = Gateway(
         session=session,
         url=options.gateway,
         appkey=options.appkey,
         secret_key=options.secret_key,
-        public_key=load_public_key(options.rsa_public_key) if options.rsa_public_key else None,
+        public_key=_public_key(options.rsa_public_key) if options.rsa_public_key else None,
     )
     names_file = folder.file("names.json")
     counters_file = folder.file("counters.json")
-    discovery_file = folder.file("discovery.json")
-    freshness_file = folder.file("freshness.json")
+    # Neither is worth an fsync: one caches what the cloud lists, the other only tells which
+    # sensors to mark unavailable after a restart.
+    discovery_file = folder.file("discovery.json", durable=False)
+    freshness_file = folder.file("freshness.json", durable=False)
     backoff_file = folder.file("backoff.json")
     cached = _load_state("discovery", discovery_file.load) or {}
     # The plants and devices found before, if found for the same account and 'plants' option.
@@ -188,6 +192,13 @@ def _poller(  # noqa: PLR0913 - the wiring's one place that knows every piece
         else None,
         on_discovery=keep_discovery,
     )
+
+
+def _public_key(text: str) -> RSAPublicKey:
+    # The encryption library is loaded only by applications that need it.
+    from sungrow.cloud.crypto import load_public_key  # noqa: PLC0415
+
+    return load_public_key(text)
 
 
 def _auth(

@@ -40,9 +40,9 @@ class DataFolder:
     path: Path
     failing: bool = field(default=False, init=False)
 
-    def file(self, name: str) -> JsonFile:
+    def file(self, name: str, *, durable: bool = True) -> JsonFile:
         """Return the JSON file `name` in this folder, reporting its writes here."""
-        return JsonFile(self.path / name, folder=self)
+        return JsonFile(self.path / name, folder=self, durable=durable)
 
     def report_failure(self, path: Path, error: OSError) -> None:
         """Log a failed write: a warning the first time, debug while it keeps failing."""
@@ -74,11 +74,16 @@ def _shared_folder(path: Path) -> DataFolder:
 
 @dataclass
 class JsonFile:
-    """One JSON object in one file; a power cut leaves either the old or the new file."""
+    """One JSON object in one file; a power cut leaves either the old or the new file.
+
+    A file that is not `durable` is written without fsync (less wear on SD cards): after a
+    power cut it may be lost or empty, which is read as corrupt and started anew.
+    """
 
     path: Path
     folder: DataFolder | None = field(default=None, kw_only=True, compare=False)
     move_corrupt_aside: bool = field(default=True, kw_only=True)
+    durable: bool = field(default=True, kw_only=True)
     _stored: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -156,7 +161,10 @@ class JsonFile:
         return f"{message}; moved aside to {self.corrupt_path.name}"
 
     def _write(self, text: str) -> None:
-        """Write through a temporary file, fsync, then rename it over the old one."""
+        """Write through a temporary file (synced if durable), then rename it over the old one.
+
+        The temporary file, and so the file, is readable by this user only (mkstemp's 0600).
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
         temporary = Path(name)
@@ -164,8 +172,8 @@ class JsonFile:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
                 handle.flush()
-                os.fsync(handle.fileno())
-            temporary.chmod(0o600)
+                if self.durable:
+                    os.fsync(handle.fileno())
             temporary.replace(self.path)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -181,8 +189,8 @@ class _CorruptError(Exception):
         self.problem = problem
 
 
-def _serialize(data: dict[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"))
+# One encoder for every write: json.dumps() with options builds a new one per call.
+_serialize = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _parse(raw: bytes) -> dict[str, Any]:

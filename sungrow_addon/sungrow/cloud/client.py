@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sungrow.cloud.errors import is_token_suspect
-from sungrow.cloud.models import PLANT_DEVICE_TYPE, Device, Plant, Reading, plant_ps_key
+from sungrow.cloud.models import (
+    PLANT_DEVICE_TYPE,
+    Device,
+    Plant,
+    Reading,
+    plant_ps_key,
+    wire_fields,
+)
 from sungrow.exceptions import (
     ISolarCloudAuthenticationError,
     ISolarCloudResponseError,
@@ -75,12 +82,13 @@ class ISolarCloud:
         self, device_type: int, ps_keys: list[str], point_ids: list[str]
     ) -> list[Reading]:
         plant_path = self.auth.endpoints.plant_realtime
+        fields = wire_fields(point_ids)
         if device_type == PLANT_DEVICE_TYPE and plant_path is not None:
             # OAuth2 reads plants through their own endpoint, with flat rows keyed by ps_id.
             ps_ids = [ps_key.split("_", 1)[0] for ps_key in ps_keys]
             data = await self._call(plant_path, {"ps_id_list": ps_ids, "point_id_list": point_ids})
             return [
-                Reading.from_wire({**row, "ps_key": plant_ps_key(str(row["ps_id"]))}, point_ids)
+                Reading.from_wire({**row, "ps_key": plant_ps_key(str(row["ps_id"]))}, fields)
                 for row in _list(data, "device_point_list")
                 if isinstance(row, dict) and "ps_id" in row
             ]
@@ -91,7 +99,7 @@ class ISolarCloud:
         # The rows are sorted by ps_key, not in request order: they are matched by ps_key.
         points = (entry.get("device_point") for entry in _list(data, "device_point_list"))
         return [
-            Reading.from_wire(point, point_ids)
+            Reading.from_wire(point, fields)
             for point in points
             if isinstance(point, dict) and "ps_key" in point
         ]

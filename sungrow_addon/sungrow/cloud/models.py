@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 PLANT_DEVICE_TYPE = 11
 MAX_NAME_LENGTH = 100
@@ -17,7 +19,6 @@ MAX_MAGNITUDE = 1e14
 # Devices report "no value" as the largest unsigned 16- and 32-bit and signed 32-bit integers.
 NO_VALUE_SENTINELS = frozenset({65535.0, 2147483647.0, 4294967295.0})
 
-_ASCII_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # Ids are short; the cap also keeps int() away from its limit on very long digit strings.
 _ASCII_ID = re.compile(r"[0-9]{1,18}")
 _MAX_ID = 10**18
@@ -31,24 +32,31 @@ def parse_number(raw: object) -> float | None:
     Point values arrive as strings ("108500.0"); null, "--", "" and other text mean
     "no value", never 0, and so do absurd magnitudes and the devices' overflow sentinels.
     """
-    number = _number(raw)
-    if number is None or not math.isfinite(number) or abs(number) > MAX_MAGNITUDE:
+    if type(raw) is str:  # the usual case, first: a poll reads thousands of values
+        # float() alone would also take "1_000" and other scripts' digits; "inf" and "nan"
+        # it takes are dropped below.
+        if not raw.isascii() or "_" in raw:
+            return None
+        try:
+            number: float | None = float(raw)
+        except ValueError:
+            return None
+    else:
+        number = _number(raw)
+    # `number != number` is NaN; infinities are above the magnitude cap.
+    if number is None or number != number or abs(number) > MAX_MAGNITUDE:  # noqa: PLR0124
         return None
     return None if number in NO_VALUE_SENTINELS else number
 
 
 def _number(raw: object) -> float | None:
-    """Read a number sent as a JSON number or as ASCII text ("108500.0", "-1.5e3")."""
+    """Read a number sent as a JSON number (text is read by parse_number)."""
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int):
         # float() of an int beyond 1e308 raises; anything past the cap is no value anyway.
         return float(raw) if abs(raw) <= MAX_MAGNITUDE else None
-    if isinstance(raw, float):
-        return raw
-    if isinstance(raw, str) and _ASCII_NUMBER.fullmatch(raw.strip()):
-        return float(raw)
-    return None
+    return raw if isinstance(raw, float) else None
 
 
 def parse_device_time(raw: object) -> datetime | None:
@@ -195,10 +203,15 @@ class Reading:
         )
 
     @classmethod
-    def from_wire(cls, point: dict[str, Any], point_ids: list[str]) -> Reading:
-        """Build from a `device_point` object of getDeviceRealTimeData."""
+    def from_wire(cls, point: dict[str, Any], fields: Sequence[tuple[str, str]]) -> Reading:
+        """Build from a `device_point` object of getDeviceRealTimeData (see `wire_fields`)."""
         return cls(
             ps_key=str(point["ps_key"]),
             device_time=parse_device_time(point.get("device_time")),
-            values={point_id: parse_number(point.get(f"p{point_id}")) for point_id in point_ids},
+            values={point_id: parse_number(point.get(key)) for point_id, key in fields},
         )
+
+
+def wire_fields(point_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """Return each point id with the key its value has in a reply ("83022", "p83022")."""
+    return [(point_id, f"p{point_id}") for point_id in point_ids]

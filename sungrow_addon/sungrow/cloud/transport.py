@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientError, ClientResponse, ClientSession
 
-from sungrow.cloud.crypto import UndecryptableReplyError, decrypt_reply, encrypt_request
 from sungrow.cloud.errors import CLOCK_SKEW_CODE, SUCCESS, error_for, is_transient
 from sungrow.exceptions import (
     GrantRejectedError,
@@ -119,7 +118,10 @@ class Gateway:
         if self.public_key is None:
             data = json.dumps(payload)
         else:
-            sealed = encrypt_request(self.public_key, payload, timestamp_ms=self._now_ms())
+            # The encryption library is loaded only by applications that need it (7 MiB).
+            from sungrow.cloud import crypto  # noqa: PLC0415
+
+            sealed = crypto.encrypt_request(self.public_key, payload, timestamp_ms=self._now_ms())
             headers["x-random-secret-key"] = sealed.secret_key_header
             data, aes_key = sealed.body, sealed.aes_key
         status, text = await self._send("POST", path, data=data, headers=headers)
@@ -127,8 +129,8 @@ class Gateway:
             raise _http_error(path, status, text)
         if aes_key is not None:
             try:
-                text = decrypt_reply(text, aes_key)
-            except UndecryptableReplyError as err:
+                text = crypto.decrypt_reply(text, aes_key)
+            except crypto.UndecryptableReplyError as err:
                 msg = f"iSolarCloud answered {path} with {err}"
                 raise ISolarCloudResponseError(msg) from None
         envelope = _envelope(path, text)

@@ -10,7 +10,7 @@ sensor once through discovery and then sends the states.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -47,9 +47,11 @@ class Sensor:
     precision: int | None = None
 
 
-@dataclass(frozen=True)
-class SensorState:
-    """A sensor's value in one poll, as the text Home Assistant stores ("unavailable" too)."""
+class SensorState(NamedTuple):
+    """A sensor's value in one poll, as the text Home Assistant stores ("unavailable" too).
+
+    A named tuple: a poll makes one per sensor, and a tuple is made fastest.
+    """
 
     sensor: Sensor
     state: str

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -23,11 +24,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import aiomqtt
-
 from sungrow import __version__
 from sungrow.exceptions import HomeAssistantConnectionError, HomeAssistantError, StateFileError
-from sungrow.publish.model import PublishReport
+from sungrow.publish.model import UNAVAILABLE, PublishReport
+from sungrow.publish.mqtt_client import Message, MqttConnection, MqttError, MqttRefusedError
 from sungrow.storage import SaveResult
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ _LOGGER = logging.getLogger(__name__)
 BASE = "sungrow_isolarcloud"
 STATUS_TOPIC = f"{BASE}/status"
 ONLINE, OFFLINE = "online", "offline"
+_ONLINE, _OFFLINE = ONLINE.encode(), OFFLINE.encode()
+_NONE: frozenset[str] = frozenset()
 ORIGIN = {"name": "Sungrow iSolarCloud add-on", "sw": __version__}
 MANUFACTURER = "Sungrow"
 RECONNECT_FIRST = 1.0
@@ -50,8 +52,8 @@ REFUSED_RETRY = 300.0
 # Home Assistant's advice: answer its birth message after a random delay.
 BIRTH_DELAY = (1.0, 5.0)
 CONNECT_TIMEOUT = 10.0
-# MQTT CONNACK codes of a refused account (3.1.1: 4 bad user name or password, 5 not authorized).
-_REFUSED_CODES = frozenset({4, 5, 134, 135})
+# MQTT CONNACK codes of a refused account: 4 bad user name or password, 5 not authorized.
+_REFUSED_CODES = frozenset({4, 5})
 
 
 @dataclass(kw_only=True)
@@ -70,11 +72,11 @@ class MqttPublisher:
     # The devices as last described (None: not yet), and each sensor's device and key.
     _devices: dict[str, _Device] | None = field(default=None, init=False)
     _where: dict[str, tuple[_Device, str]] = field(default_factory=dict, init=False)
-    _announced: dict[str, list[str]] = field(default_factory=dict, init=False)
+    _announced: dict[str, frozenset[str]] = field(default_factory=dict, init=False)
     _remembered: dict[str, Any] = field(default_factory=dict, init=False)
     _rest_states_removed: bool = field(default=False, init=False)
     _sent: dict[str, bytes] = field(default_factory=dict, init=False)
-    _client: aiomqtt.Client | None = field(default=None, init=False, repr=False)
+    _client: MqttConnection | None = field(default=None, init=False, repr=False)
     _connected: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _birth: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
@@ -87,7 +89,7 @@ class MqttPublisher:
         devices = data.get("devices")
         for device, keys in devices.items() if isinstance(devices, dict) else ():
             if isinstance(keys, list) and all(isinstance(key, str) for key in keys):
-                self._announced[str(device)] = keys
+                self._announced[str(device)] = frozenset(keys)
         self._rest_states_removed = data.get("rest_states_removed") is True
         self._remembered = self._memory_data()
 
@@ -119,11 +121,12 @@ class MqttPublisher:
 
     async def publish(self, states: Sequence[SensorState]) -> PublishReport:
         """Send the states that changed; raise while the broker is away (they are kept)."""
-        for state in states:
-            found = self._where.get(state.entity_id)
+        where = self._where
+        for sensor, text in states:
+            found = where.get(sensor.entity_id)
             if found is not None:
                 device, key = found
-                device.take(key, state.state if state.available else None)
+                device.take(key, None if text == UNAVAILABLE else text)
         if not self.connected:
             msg = (
                 f"The MQTT broker at {self.broker.address} is not connected: the states are "
@@ -145,23 +148,23 @@ class MqttPublisher:
         """Hold the connection until cancelled: reconnect with a backoff, re-send on return."""
         delay = RECONNECT_FIRST
         while True:
-            client = aiomqtt.Client(
-                self.broker.host,
-                self.broker.port,
-                username=self.broker.username,
-                password=self.broker.password,
-                identifier=f"{BASE}_{uuid.uuid4().hex[:12]}",
-                will=aiomqtt.Will(STATUS_TOPIC, OFFLINE, qos=1, retain=True),
-                tls_context=ssl.create_default_context() if self.broker.tls else None,
-                timeout=CONNECT_TIMEOUT,
-            )
+            client = None
             try:
-                async with client:
-                    await self._connected_with(client)
-                    delay = RECONNECT_FIRST
-                    await self._listen(client)
-            except aiomqtt.MqttCodeError as err:
-                if getattr(err.rc, "value", err.rc) not in _REFUSED_CODES:
+                client = await MqttConnection.open(
+                    self.broker.host,
+                    self.broker.port,
+                    client_id=f"{BASE}_{uuid.uuid4().hex[:12]}",
+                    username=self.broker.username,
+                    password=self.broker.password,
+                    will=Message(STATUS_TOPIC, OFFLINE.encode(), qos=1, retain=True),
+                    tls=ssl.create_default_context() if self.broker.tls else None,
+                    timeout=CONNECT_TIMEOUT,
+                )
+                await self._connected_with(client)
+                delay = RECONNECT_FIRST
+                await self._listen(client)
+            except MqttRefusedError as err:
+                if err.code not in _REFUSED_CODES:
                     self._failed(f"The MQTT broker at {self.broker.address} failed ({err})")
                 else:
                     self._failed(
@@ -170,7 +173,7 @@ class MqttPublisher:
                         level=logging.ERROR,
                     )
                     delay = max(delay, REFUSED_RETRY)
-            except aiomqtt.MqttError as err:
+            except MqttError as err:
                 self._failed(
                     f"The MQTT broker at {self.broker.address} is unreachable ({err}); "
                     "connecting again, the states are kept meanwhile"
@@ -178,6 +181,8 @@ class MqttPublisher:
             finally:
                 self._connected.clear()
                 self._client = None
+                if client is not None:
+                    await client.close()
             await asyncio.sleep(delay * random.uniform(1.0, 1.5))  # noqa: S311 - timing
             delay = min(delay * 2, RECONNECT_MAX)
 
@@ -192,14 +197,13 @@ class MqttPublisher:
         self._closing = True
         client = self._client
         if client is not None and self.connected:
-            with contextlib.suppress(aiomqtt.MqttError):
-                await client.publish(STATUS_TOPIC, OFFLINE, qos=1, retain=True)
+            with contextlib.suppress(MqttError):
+                await client.publish_all([Message(STATUS_TOPIC, OFFLINE.encode(), 1, retain=True)])
 
-    async def _connected_with(self, client: aiomqtt.Client) -> None:
+    async def _connected_with(self, client: MqttConnection) -> None:
         self._client = client
         self._sent.clear()  # a new connection: everything once more
-        await client.subscribe(f"{self.prefix}/status")
-        await client.subscribe(STATUS_TOPIC)
+        await client.subscribe(f"{self.prefix}/status", STATUS_TOPIC)
         self._connected.set()
         with contextlib.suppress(HomeAssistantError):  # the next poll tries again
             await self._send_changes()
@@ -209,13 +213,12 @@ class MqttPublisher:
         else:
             _LOGGER.debug("Connected to the MQTT broker at %s", self.broker.address)
 
-    async def _listen(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            payload = message.payload
-            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-            if message.topic.matches(f"{self.prefix}/status") and text == ONLINE:
+    async def _listen(self, client: MqttConnection) -> None:
+        async for message in client.messages():
+            text = message.payload.decode("utf-8", "replace")
+            if message.topic == f"{self.prefix}/status" and text == ONLINE:
                 self._answer_birth()
-            elif message.topic.matches(STATUS_TOPIC) and text == OFFLINE and not self._closing:
+            elif message.topic == STATUS_TOPIC and text == OFFLINE and not self._closing:
                 # The last will of an earlier connection, arriving late: we are here. (A
                 # broker that stops sends ours too: then the connection ends right after.)
                 self._sent.pop(STATUS_TOPIC, None)
@@ -247,39 +250,45 @@ class MqttPublisher:
                 return 0
             if not self._rest_states_removed and devices:
                 await self._remove_rest_states(devices)
-            sent = 0
-            for topic, payload in list(self._messages(devices)):
-                if self._sent.get(topic) == payload:
-                    continue
-                try:
-                    await client.publish(topic, payload, qos=1, retain=True)
-                except aiomqtt.MqttError as err:
-                    msg = f"The MQTT broker at {self.broker.address} dropped a message ({err})"
-                    raise HomeAssistantConnectionError(msg) from err
-                self._sent[topic] = payload
-                sent += 1
+            changed = [
+                message
+                for message in self._messages(devices)
+                if self._sent.get(message.topic) != message.payload
+            ]
+            try:
+                await client.publish_all(changed)
+            except MqttError as err:
+                msg = f"The MQTT broker at {self.broker.address} dropped a message ({err})"
+                raise HomeAssistantConnectionError(msg) from err
+            self._sent.update((message.topic, message.payload) for message in changed)
             self._remember(devices)
-            return sent
+            return len(changed)
 
-    def _messages(self, devices: dict[str, _Device] | None) -> Iterable[tuple[str, bytes]]:
-        """Yield what Home Assistant must hold: status, configs, availability, states."""
-        yield STATUS_TOPIC, ONLINE.encode()
+    def _messages(self, devices: dict[str, _Device] | None) -> Iterable[Message]:
+        """Yield what Home Assistant must hold: status, configs, availability, states.
+
+        All retained; the states at QoS 0: a new connection sends them all again anyway.
+        """
+        yield Message(STATUS_TOPIC, ONLINE.encode(), 1, retain=True)
         if devices is None:
             return  # nothing known yet: what the broker retained stays as it is
         for identifier in sorted(set(self._announced) - set(devices)):
             for topic in (self._config_topic(identifier), *_data_topics(identifier)):
-                yield topic, b""
+                yield Message(topic, b"", 1, retain=True)
         for identifier, device in devices.items():
-            gone = set(self._announced.get(identifier, ())) - device.keys
-            yield self._config_topic(identifier), device.config(self._config, gone)
+            announced = self._announced.get(identifier, device.keys)
+            gone = _NONE if announced is device.keys else announced - device.keys
+            payload = device.config(self._config, gone)
+            yield Message(self._config_topic(identifier), payload, 1, retain=True)
         for identifier, device in devices.items():
             if device.touched:  # the others keep what the broker retained from the last run
                 availability_topic, state_topic = _data_topics(identifier)
-                yield availability_topic, (ONLINE if device.available else OFFLINE).encode()
-                yield state_topic, device.state()
+                availability = _ONLINE if device.available else _OFFLINE
+                yield Message(availability_topic, availability, 1, retain=True)
+                yield Message(state_topic, device.state(), 0, retain=True)
 
     @staticmethod
-    def _config(device: _Device, gone: set[str]) -> dict[str, Any]:
+    def _config(device: _Device, gone: frozenset[str]) -> dict[str, Any]:
         """Return the device's discovery payload (`{"p": "sensor"}` removes a component)."""
         info = device.info
         availability_topic, state_topic = _data_topics(info.identifier)
@@ -304,7 +313,7 @@ class MqttPublisher:
         }
 
     def _config_topic(self, identifier: str) -> str:
-        return f"{self.prefix}/device/{identifier}/config"
+        return _config_topic(self.prefix, identifier)
 
     async def _remove_rest_states(self, devices: dict[str, _Device]) -> None:
         """Free the entity ids the REST mode held, once: else Core would append `_2`."""
@@ -321,9 +330,12 @@ class MqttPublisher:
     def _remember(self, devices: dict[str, _Device] | None) -> None:
         """Keep what is announced in the data folder, to remove it when it is gone."""
         if devices is not None:
-            self._announced = {
-                identifier: sorted(device.keys) for identifier, device in devices.items()
-            }
+            announced = {identifier: device.keys for identifier, device in devices.items()}
+            if announced == self._announced and self._remembered.get("rest_states_removed") is (
+                self._rest_states_removed
+            ):
+                return  # the same key sets as before: nothing to write
+            self._announced = announced
         data = self._memory_data()
         if self.memory is not None and data != self._remembered:
             if self.memory.save(data) is SaveResult.FAILED:
@@ -331,7 +343,8 @@ class MqttPublisher:
             self._remembered = data
 
     def _memory_data(self) -> dict[str, Any]:
-        return {"devices": self._announced, "rest_states_removed": self._rest_states_removed}
+        devices = {identifier: sorted(keys) for identifier, keys in self._announced.items()}
+        return {"devices": devices, "rest_states_removed": self._rest_states_removed}
 
     def _load(self) -> dict[str, Any]:
         if self.memory is None:
@@ -358,11 +371,14 @@ class _Device:
     touched: bool = False  # got states in this run
     _config: tuple[frozenset[str], bytes] | None = None
     _state: bytes | None = None
+    _keys: frozenset[str] | None = None
 
     @property
-    def keys(self) -> set[str]:
-        """Return the keys of its sensors."""
-        return set(self.values)
+    def keys(self) -> frozenset[str]:
+        """Return the keys of its sensors (fixed once described)."""
+        if self._keys is None:
+            self._keys = frozenset(self.values)
+        return self._keys
 
     @property
     def available(self) -> bool:
@@ -379,16 +395,25 @@ class _Device:
     def state(self) -> bytes:
         """Return the state payload: every sensor's value (null: unknown)."""
         if self._state is None:
-            self._state = _dumps(self.values)
+            # In the order of the sensors, which is fixed: no sorting needed for equal bytes.
+            self._state = _encode(self.values).encode()
         return self._state
 
-    def config(self, build: Callable[[_Device, set[str]], dict[str, Any]], gone: set[str]) -> bytes:
+    def config(
+        self, build: Callable[[_Device, frozenset[str]], dict[str, Any]], gone: frozenset[str]
+    ) -> bytes:
         """Return the discovery payload, built again only when the components changed."""
         if self._config is None or self._config[0] != gone:
-            self._config = (frozenset(gone), _dumps(build(self, gone)))
+            self._config = (gone, _dumps(build(self, gone)))
         return self._config[1]
 
 
+@functools.lru_cache(maxsize=4096)
+def _config_topic(prefix: str, identifier: str) -> str:
+    return f"{prefix}/device/{identifier}/config"
+
+
+@functools.lru_cache(maxsize=4096)
 def _data_topics(identifier: str) -> tuple[str, str]:
     return f"{BASE}/{identifier}/availability", f"{BASE}/{identifier}/state"
 
@@ -421,5 +446,10 @@ def _without_none(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+# One encoder each: json.dumps() with options builds a new one per call.
+_encode_sorted = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+    return _encode_sorted(value).encode()

@@ -44,20 +44,18 @@ class HomeAssistant:
     """Client of Home Assistant's REST API: `POST /api/states/<entity_id>` with a bearer token.
 
     It keeps the latest state of every sensor. Only what Home Assistant does not hold yet is
-    sent (plus everything once an hour); when Home Assistant has lost the states (a restart:
-    an entity it held is created anew, HTTP 201), everything is sent again at once.
+    sent; when Home Assistant has lost the states (a restart: an entity it held is created
+    anew, HTTP 201, or the websocket watcher saw Core come back), everything is sent again.
     """
 
     session: ClientSession
     token: str = field(repr=False)
     api_url: str = DEFAULT_API_URL
     request_timeout: float = 15.0
-    full_refresh_interval: float = 3600.0
     clock: Callable[[], float] = time.monotonic
 
     _latest: dict[str, SensorState] = field(default_factory=dict, init=False, repr=False)
     _held: dict[str, SensorState] = field(default_factory=dict, init=False, repr=False)
-    _refresh_due: float = field(default=0.0, init=False, repr=False)
     _restore_check_due: float = field(default=0.0, init=False, repr=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
@@ -74,9 +72,6 @@ class HomeAssistant:
         for state in states:
             self._latest[state.entity_id] = state
         async with self._lock:
-            if self.clock() >= self._refresh_due:
-                self._held.clear()
-                self._refresh_due = self.clock() + self.full_refresh_interval
             return await self._push()
 
     async def republish(self) -> PublishReport:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sungrow.cloud.models import PLANT_DEVICE_TYPE
 from sungrow.publish.model import UNAVAILABLE, DeviceInfo, Sensor, SensorState
 from sungrow.states.catalog import PointSpec
-from sungrow.states.derived import derived_for
+from sungrow.states.derived import DerivedSpec, derived_for
 from sungrow.states.guard import Moment
 
 if TYPE_CHECKING:
@@ -67,14 +67,28 @@ DATA_TIME_AHEAD = timedelta(minutes=15)
 DATA_TIME_BEHIND = timedelta(days=2)
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """A plant's or a device's reading, and the sane data time that stands for it (or None)."""
 
     plant: Plant
     device: Device | None
     reading: Reading
     data_time: datetime | None
+
+
+# A point as a device's readings use it: point id, spec, sensor, counter identity (or None).
+_Planned = tuple[str, PointSpec, Sensor, str | None]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one device's readings become: built at its first reading after a discovery."""
+
+    specs: Sequence[PointSpec]
+    source: str  # <ps_id>/<ps_key>: how freshness knows the device
+    points: tuple[_Planned, ...]
+    derived: tuple[tuple[DerivedSpec, _Planned], ...]
+    power: tuple[PointSpec, ...]  # the points in W: the counter guard's bound
 
 
 @dataclass(kw_only=True)
@@ -86,16 +100,17 @@ class StateBuilder:
     freshness: Freshness
     timezone: tzinfo = UTC
     _data_times: dict[str, datetime] = field(default_factory=dict, init=False)
+    _local_now: tuple[float, datetime] | None = field(default=None, init=False, repr=False)
     # Built once per discovery: a renamed plant or device starts new ones.
-    _sensors: dict[tuple[Plant, Device | None, str], Sensor] = field(
-        default_factory=dict, init=False
-    )
+    _sensors: dict[tuple[str, str | None, str], Sensor] = field(default_factory=dict, init=False)
+    _plans: dict[tuple[str, str], _Plan] = field(default_factory=dict, init=False, repr=False)
 
     def describe(
         self, discovery: Discovery, points: Callable[[int], Sequence[PointSpec]]
     ) -> list[Sensor]:
         """Return every sensor of the plants and devices found, built anew for them."""
         self._sensors.clear()
+        self._plans.clear()
         sensors = []
         for entry in discovery.plants:
             for device in (None, *entry.devices):
@@ -108,10 +123,12 @@ class StateBuilder:
 
     def sensor(self, plant: Plant, device: Device | None, spec: PointSpec) -> Sensor:
         """Return the sensor of a point of a plant or device (kept until the next discovery)."""
-        known = self._sensors.get((plant, device, spec.key))
+        # Text keys: hashing the frozen Plant and Device costs more than building the sensor.
+        identity = (plant.ps_id, device.ps_key if device else None, spec.key)
+        known = self._sensors.get(identity)
         if known is None:
             holder = device_info(plant, device)
-            known = self._sensors[plant, device, spec.key] = Sensor(
+            known = self._sensors[identity] = Sensor(
                 entity_id=self.names.entity_id(plant, device, spec.key),
                 unique_id=f"{holder.identifier}_{spec.key}",
                 key=spec.key,
@@ -132,55 +149,85 @@ class StateBuilder:
         if reading.device_time is None:
             return None
         stamped = reading.device_time.replace(tzinfo=self.timezone)
-        clock = datetime.fromtimestamp(now, self.timezone)
+        clock = self._local(now)
         return stamped if clock - DATA_TIME_BEHIND <= stamped <= clock + DATA_TIME_AHEAD else None
 
     def reading_states(
         self, source: Source, points: Sequence[PointSpec], *, now: float
     ) -> list[SensorState]:
         """Return the states of one device's reading (`unavailable` when its data is stale)."""
-        plant, device, reading, data_time = (
-            source.plant,
-            source.device,
-            source.reading,
-            source.data_time,
-        )
-        marker = data_time if data_time is not None else tuple(sorted(reading.values.items()))
-        stale = self.freshness.source_is_stale(f"{plant.ps_id}/{reading.ps_key}", marker, now)
-        local_now = datetime.fromtimestamp(now, self.timezone)
+        plant, reading, data_time = source.plant, source.reading, source.data_time
+        plan = self._plan(source, points)
+        values = reading.values
+        # Without a data time, the values mark the data: always in the order the points were asked.
+        marker = data_time if data_time is not None else tuple(values.items())
+        stale = self.freshness.source_is_stale(plan.source, marker, now)
+        local_now = self._local(now)
         if data_time is not None:
             known = self._data_times.get(plant.ps_id)
             self._data_times[plant.ps_id] = max(data_time, known) if known else data_time
-        at = Moment(epoch=now, local=local_now, day=(data_time or local_now).date())
-        self._observe_power(plant, reading, points)
-        states: list[SensorState] = []
-        for point in points:
-            value = reading.values.get(point.point_id)
-            if value is not None and point.counter is not None:
-                identity = f"{plant.ps_id}/{reading.ps_key}/{point.key}"
-                self.guard.adopt(identity, self.sensor(plant, device, point).entity_id)
-                count = self.guard.lifetime if point.counter == "lifetime" else self.guard.daily
-                value = count(identity, value, plant=plant.ps_id, at=at)
-            if value is not None:
-                states += _state(self.sensor(plant, device, point), point, value)
-        device_type = device.device_type if device else PLANT_DEVICE_TYPE
-        for derived in derived_for(device_type):
-            value = derived.compute(reading.values)
-            if value is not None:
-                states += _state(self.sensor(plant, device, derived.spec), derived.spec, value)
-        return [SensorState(state.sensor, UNAVAILABLE) for state in states] if stale else states
-
-    def _observe_power(self, plant: Plant, reading: Reading, points: Sequence[PointSpec]) -> None:
-        """Tell the counter guard how much power the plant moves (its bound for energy)."""
         watts = [
             abs(value * point.factor)
-            for point in points
-            if point.device_class == "power"
-            and point.unit == "W"
-            and (value := reading.values.get(point.point_id)) is not None
+            for point in plan.power
+            if (value := values.get(point.point_id)) is not None
         ]
         if watts:
             self.guard.observe_power(plant.ps_id, max(watts))
+        found = [
+            (read, planned)
+            for planned in plan.points
+            if (read := values.get(planned[0])) is not None
+        ]
+        for derived, planned in plan.derived:
+            computed = derived.compute(values)
+            if computed is not None:
+                found.append((computed, planned))
+        at = Moment(epoch=now, local=local_now, day=(data_time or local_now).date())
+        guard = self.guard
+        states: list[SensorState] = []
+        for value, (_point_id, point, sensor, counter) in found:
+            if counter is not None:
+                count = guard.lifetime if point.counter == "lifetime" else guard.daily
+                counted = count(counter, value, plant=plant.ps_id, at=at)
+                if counted is None:
+                    continue
+                value = counted  # noqa: PLW2901 - the value the guard lets through
+            text = point.state(value)
+            if len(text) <= _MAX_STATE_LENGTH:  # else Home Assistant would refuse it
+                states.append(SensorState(sensor, UNAVAILABLE if stale else text))
+        return states
+
+    def _plan(self, source: Source, points: Sequence[PointSpec]) -> _Plan:
+        """Return what a device's readings become (worked out once per discovery)."""
+        plant, device = source.plant, source.device
+        identity = (plant.ps_id, source.reading.ps_key)
+        plan = self._plans.get(identity)
+        if plan is not None and plan.specs is points:
+            return plan
+
+        def planned(spec: PointSpec) -> _Planned:
+            sensor = self.sensor(plant, device, spec)
+            counter = None
+            if spec.counter is not None:
+                counter = f"{plant.ps_id}/{source.reading.ps_key}/{spec.key}"
+                self.guard.adopt(counter, sensor.entity_id)
+            return (spec.point_id, spec, sensor, counter)
+
+        device_type = device.device_type if device else PLANT_DEVICE_TYPE
+        plan = self._plans[identity] = _Plan(
+            specs=points,
+            source="/".join(identity),
+            points=tuple(planned(point) for point in points),
+            derived=tuple((derived, planned(derived.spec)) for derived in derived_for(device_type)),
+            power=tuple(p for p in points if p.device_class == "power" and p.unit == "W"),
+        )
+        return plan
+
+    def _local(self, now: float) -> datetime:
+        """Return `now` in the plants' zone (worked out once per cycle, not per device)."""
+        if self._local_now is None or self._local_now[0] != now:
+            self._local_now = (now, datetime.fromtimestamp(now, self.timezone))
+        return self._local_now[1]
 
     def diagnostic_states(
         self,
@@ -220,12 +267,6 @@ def device_info(plant: Plant, device: Device | None) -> DeviceInfo:
         serial_number=device.serial_number,
         via=plant_id,
     )
-
-
-def _state(sensor: Sensor, point: PointSpec, value: float) -> list[SensorState]:
-    """Return the sensor's state, or nothing when its text would not fit Home Assistant."""
-    text = point.state(value)
-    return [] if len(text) > _MAX_STATE_LENGTH else [SensorState(sensor, text)]
 
 
 def sensor_keys(catalog: Catalog, device_type: int) -> frozenset[str]:

@@ -1,16 +1,22 @@
-"""The point catalog (catalog.yaml): measuring point id -> sensor name, unit, classes."""
+"""The point catalog (catalog.yaml): measuring point id -> sensor name, unit, classes.
+
+The add-on loads catalog.json, which scripts/catalog.py writes from catalog.yaml.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
+
+
+# str.format of a bound format spec, per number of decimals: faster than an f-string's nested spec.
+_FORMATS = [f"{{:.{decimals}f}}".format for decimals in range(10)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,8 +44,9 @@ class PointSpec:
         if self.enum is not None:
             code = round(value)
             return self.enum.get(code, str(code))
-        text = f"{value * self.factor:.{self.precision}f}"
-        return text.removeprefix("-") if float(text) == 0 else text
+        text = _FORMATS[self.precision](value * self.factor)
+        # -0.001 rounds to "-0.00": a sign without a number.
+        return text[1:] if text[0] == "-" and float(text) == 0 else text
 
     @property
     def numeric(self) -> bool:
@@ -173,6 +180,9 @@ def _point(
     if merged.get("counter") not in _COUNTERS:
         msg = f"{where}: counter must be lifetime or daily"
         raise ValueError(msg)
+    if merged.get("precision", 1) not in range(len(_FORMATS)):
+        msg = f"{where}: precision must be 0 to {len(_FORMATS) - 1} decimals"
+        raise ValueError(msg)
     fields = {_FIELDS[key]: value for key, value in merged.items() if key in _FIELDS}
     if "factor" in fields:
         fields["factor"] = float(fields["factor"])
@@ -184,5 +194,5 @@ def _point(
 @cache
 def load_catalog() -> Catalog:
     """Load the catalog shipped in the package (read once per process)."""
-    text = resources.files(__package__).joinpath("catalog.yaml").read_text(encoding="utf-8")
-    return Catalog.from_dict(yaml.safe_load(text))
+    text = Path(__file__).with_name("catalog.json").read_text(encoding="utf-8")
+    return Catalog.from_dict(json.loads(text))

@@ -76,16 +76,20 @@ class Freshness:
 
     def published(self, states: Iterable[SensorState], now: float) -> None:
         """Record the sensors that got a value in this cycle."""
-        for state in states:
-            if state.available:
-                self._last_value[state.entity_id] = (now, state.sensor)
+        last_value = self._last_value
+        for sensor, text in states:
+            if text != UNAVAILABLE:
+                last_value[sensor.entity_id] = (now, sensor)
 
     def lapsed(self, fresh: set[str], now: float) -> list[SensorState]:
         """Return `unavailable` for every sensor without a value for too long."""
+        missing = self._last_value.keys() - fresh
+        if not missing:  # the usual poll: every sensor got its value
+            return []
         return [
             SensorState(sensor, UNAVAILABLE)
             for entity_id, (at, sensor) in self._last_value.items()
-            if entity_id not in fresh and now - at > self.stale_after
+            if entity_id in missing and now - at > self.stale_after
         ]
 
     def save(self, now: float) -> None:

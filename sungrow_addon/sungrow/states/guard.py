@@ -27,7 +27,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sungrow.cloud.models import device_type_of
 from sungrow.storage import SaveResult
@@ -51,8 +51,7 @@ SLACK_WH = 100.0
 CONFIRMATIONS = 2
 
 
-@dataclass(frozen=True)
-class Moment:
+class Moment(NamedTuple):
     """When a reading is judged: epoch seconds, plant-local time (aware), the reading's day."""
 
     epoch: float
@@ -60,8 +59,7 @@ class Moment:
     day: date
 
 
-@dataclass(frozen=True)
-class _Seen:
+class _Seen(NamedTuple):  # a named tuple: a poll makes hundreds, a tuple is made fastest
     value: float
     day: date
     since: float  # epoch seconds when this value was first accepted

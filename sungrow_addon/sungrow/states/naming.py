@@ -64,11 +64,17 @@ class EntityNames:
     def assign(self, plant: Plant, devices: Iterable[Device]) -> None:
         """Give the plant and every device without one a slug, in an order of their own."""
         self._plant_slug(plant)
-        ordered = sorted(devices, key=_identity_order)
-        for device in ordered:
-            self._known_slug(plant, device)
-        for device in ordered:
-            self._device_slug(plant, device)
+        # Every known name is adopted before a new device takes one.
+        new = [
+            device
+            for device in sorted(devices, key=_identity_order)
+            if self._known_slug(plant, device) is None
+        ]
+        if new:
+            # Worked out once and kept up to date: per device it made naming quadratic.
+            taken, used = self._issued(), self._device_slugs(plant.ps_id)
+            for device in new:
+                self._new_device_slug(plant, device, taken, used)
 
     def entity_id(self, plant: Plant, device: Device | None, key: str) -> str:
         """Return the entity id of a sensor of a plant, or of one of its devices."""
@@ -112,18 +118,26 @@ class EntityNames:
         known = self._known_slug(plant, device)
         if known is not None:
             return known
-        key = f"{plant.ps_id}/{device.ps_key}"
+        return self._new_device_slug(plant, device, self._issued(), self._device_slugs(plant.ps_id))
+
+    def _new_device_slug(
+        self, plant: Plant, device: Device, taken: set[str], used: set[str]
+    ) -> str:
+        """Name a device; `taken` (entity ids issued) and `used` (its plant's slugs) grow."""
         plant_slug = self._plant_slug(plant)
         base = slugify(device.model) or slugify(device.name) or f"device_{device.device_type}"
-        used = {slug for _, slug in self._devices_of(plant.ps_id)}
-        taken = self._issued()
         keys = self.keys(device.device_type)
         slug, number = base, 2
         while slug in used or taken & _ids(f"{plant_slug}_{slug}", keys):
             slug, number = f"{base}_{number}", number + 1
-        self.devices[key] = slug
+        self.devices[f"{plant.ps_id}/{device.ps_key}"] = slug
         self._changed = True
+        used.add(slug)
+        taken |= _ids(f"{plant_slug}_{slug}", keys)
         return slug
+
+    def _device_slugs(self, ps_id: str) -> set[str]:
+        return {slug for _, slug in self._devices_of(ps_id)}
 
     def _devices_of(self, ps_id: str) -> list[tuple[int | None, str]]:
         """Return the device type and slug of every named device of a plant."""
