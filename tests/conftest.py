@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ from fake_homeassistant import FakeHomeAssistant
 from mosquitto import Listener, Mosquitto
 from mosquitto import available as mosquitto_available
 
-from sungrow.cloud.auth import AccountLogin
+from sungrow.cloud.auth import AccountLogin, OAuth2
 from sungrow.cloud.client import ISolarCloud
+from sungrow.cloud.regions import Server
 from sungrow.cloud.transport import Gateway
 from sungrow.poller import Poller
 from sungrow.publish.rest import HomeAssistant
@@ -87,6 +89,27 @@ def account_cloud(
             retry_delay=retry_delay,
         ),
         auth=AccountLogin(username=USERNAME, password=password, token=token, on_token=on_token),
+    )
+
+
+def oauth_cloud(
+    session: aiohttp.ClientSession,
+    url: str,
+    simulator: CloudSimulator,
+    clock: Callable[[], float] = time.time,
+) -> ISolarCloud:
+    """Turn the test application into an OAuth2 one; return a client it just authorised."""
+    simulator.apps[0] = SimApp(
+        appkey=APPKEY, access_key=SECRET_KEY, oauth=True, redirect_uri=REDIRECT
+    )
+    return ISolarCloud(
+        gateway=Gateway(session=session, url=url, appkey=APPKEY, secret_key=SECRET_KEY),
+        auth=OAuth2(
+            server=Server.EUROPE,
+            authorization_code=simulator.authorize(USERNAME, APPKEY),
+            redirect_uri=REDIRECT,
+            clock=clock,
+        ),
     )
 
 

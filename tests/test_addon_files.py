@@ -44,6 +44,7 @@ ISSUE_SCHEMA: dict[str, str | list[str]] = {
     "log_level": "list(debug|info|warning|error)?",
     "publish": "list(auto|mqtt|rest)?",
     "mqtt_url": "password?",
+    "controls": "bool?",
 }
 
 

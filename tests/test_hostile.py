@@ -13,17 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp import web
-from conftest import error_lines, make_poller, serve
-from const import APPKEY, HA_TOKEN, PASSWORD, PS_ID, SECRET_KEY, USERNAME
+from conftest import error_lines, make_poller, oauth_cloud, serve
+from const import HA_TOKEN, PASSWORD, PS_ID
 
-from sungrow.cloud.auth import OAuth2
-from sungrow.cloud.client import ISolarCloud
-from sungrow.cloud.regions import Server
-from sungrow.cloud.transport import Gateway
 from sungrow.publish.model import Sensor, SensorState
 from sungrow.publish.rest import HomeAssistant
 from sungrow.publish.watcher import CoreWatcher
-from sungrow.simulator import Quirks, SimApp, micro_plant
+from sungrow.simulator import Quirks, micro_plant
 from sungrow.states.freshness import Freshness
 from sungrow.storage import DataFolder
 
@@ -120,20 +116,8 @@ def oauth_poller(
     wall: WallClock,
 ) -> Poller:
     """A poller of an OAuth2 application: its plant rows carry no data time."""
-    simulator.apps[0] = SimApp(
-        appkey=APPKEY, access_key=SECRET_KEY, oauth=True, redirect_uri=REDIRECT
-    )
-    auth = OAuth2(
-        server=Server.EUROPE,
-        authorization_code=simulator.authorize(USERNAME, APPKEY),
-        redirect_uri=REDIRECT,
-        clock=wall,
-    )
     poller = make_poller(session, cloud_url, ha_url, tmp_path, wall)
-    poller.cloud = ISolarCloud(
-        gateway=Gateway(session=session, url=cloud_url, appkey=APPKEY, secret_key=SECRET_KEY),
-        auth=auth,
-    )
+    poller.cloud = oauth_cloud(session, cloud_url, simulator, wall)
     return poller
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from typing import TYPE_CHECKING, Any
 
+import aiomqtt
 import pytest
-from conftest import error_lines, start_service
+from conftest import error_lines, start_service, stop_service
 from const import PS_ID
 
 from sungrow.simulator import pv_plant
@@ -184,3 +186,41 @@ async def test_going_back_to_rest_removes_the_mqtt_devices_first(
     assert not [topic for topic in listener.retained if topic.startswith("homeassistant/")]
     assert "sensor.sungrow_home_total_yield" in fake_ha.states
     assert not (tmp_path / "data" / "mqtt.json").exists()
+
+
+@pytest.mark.usefixtures("mqtt_service")
+async def test_controls_on_a_forced_charge_from_home_assistant(
+    tmp_path: Path,
+    options: dict[str, Any],
+    ha_url: str,
+    listener: Listener,
+    mosquitto: Mosquitto,
+    simulator: CloudSimulator,
+) -> None:
+    """Announced, commanded, confirmed, shown; the end kept in the data folder; all logged."""
+    simulator.controls.confirm_after = 0  # the device answers at the first look (2 s)
+    hybrid = f"sungrow_{PS_ID}_{PS_ID}_14_1_1"
+    values = f"sungrow_isolarcloud/{hybrid}/controls"
+
+    async def shown(text: bytes) -> None:
+        async with asyncio.timeout(30):
+            while text not in listener.retained.get(values, b""):  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+
+    process = await start_service(
+        tmp_path, {**options, "scan_interval": 3600, "controls": True}, {"HA_API_URL": ha_url}
+    )
+    try:
+        await shown(b'"forced_command":"Stop"')
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port) as client:
+            await client.publish(f"sungrow_isolarcloud/{hybrid}/set/forced_command", "Charge")
+        await shown(b'"forced_command":"Charge"')
+    finally:
+        log = await stop_service(process)
+
+    assert simulator.controls.forced(simulator.plants[0]) == ("170", 1000.0)
+    ends = json.loads((tmp_path / "data" / "controls.json").read_text(encoding="utf-8"))["ends"]
+    assert list(ends) == [str(PS_ID * 100 + 14)]
+    assert "Setting Home SH10RT Forced charge or discharge from Stop to Charge" in log
+    assert "goes back to self-consumption at" in log
+    assert error_lines(log) == []

@@ -49,6 +49,7 @@ _WHERE = {
     f"to {SCAN_INTERVAL_RANGE[1]}",
     "log_level": "one of " + ", ".join(LOG_LEVELS),
     "publish": "one of " + ", ".join(PUBLISH_MODES) + " (auto: MQTT when a broker is known)",
+    "controls": "true (settings from Home Assistant, MQTT mode only) or false",
     "mqtt_url": "mqtt://user:password@host:1883 (mqtts:// for TLS), or leave it empty to use "
     "the Mosquitto broker add-on",
 }
@@ -74,6 +75,7 @@ class Options:
     log_level: str = "info"
     publish: str = "auto"
     mqtt_url: str | None = field(default=None, repr=False)
+    controls: bool = False
 
     @property
     def uses_account(self) -> bool:
@@ -120,6 +122,7 @@ class Options:
             log_level=_choice(data, "log_level", LOG_LEVELS, default="info"),
             publish=_choice(data, "publish", PUBLISH_MODES, default="auto"),
             mqtt_url=_mqtt_url(data),
+            controls=_flag(data, "controls"),
         )
 
 
@@ -313,3 +316,10 @@ def _choice(data: dict[str, Any], name: str, allowed: tuple[str, ...], *, defaul
     if not isinstance(value, str) or value.strip().lower() not in allowed:
         raise _invalid(name, f"is {value!r}")
     return value.strip().lower()
+
+
+def _flag(data: dict[str, Any], name: str) -> bool:
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise _invalid(name, "must be true or false")
+    return value

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from sungrow.cloud.client import ISolarCloud
     from sungrow.cloud.models import Device, Plant
+    from sungrow.controls.panel import ControlPanel
     from sungrow.publish.model import Publisher, SensorState
     from sungrow.states.catalog import PointSpec
     from sungrow.states.naming import EntityNames
@@ -110,6 +111,7 @@ class Poller:
     scan_interval: float
     guard: CounterGuard = field(default_factory=CounterGuard)
     freshness: Freshness | None = None
+    controls: ControlPanel | None = None
     # A rejected credential is not retried for hours: repeated wrong logins lock the account.
     backoff: CredentialBackoff = field(default_factory=CredentialBackoff)
     catalog: Catalog = field(default_factory=load_catalog)
@@ -505,6 +507,8 @@ class Poller:
         sensors = self._builder.describe(
             discovery, lambda device_type: self._points(device_type)[0]
         )
+        if self.controls is not None:  # first: the publisher announces the controls too
+            self.controls.describe(discovery)
         await self.publisher.describe(sensors)
         self._described = discovery
 

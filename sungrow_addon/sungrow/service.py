@@ -15,9 +15,11 @@ from sungrow import __version__
 from sungrow.backoff import CredentialBackoff
 from sungrow.cloud.auth import AccountLogin, OAuth2, OAuthTokens
 from sungrow.cloud.client import ISolarCloud
+from sungrow.cloud.control import DeviceSettings
 from sungrow.cloud.discovery import Discovery
 from sungrow.cloud.tokens import OAuthStore, TokenStore, account_fingerprint
 from sungrow.cloud.transport import Gateway
+from sungrow.controls.panel import ControlPanel
 from sungrow.exceptions import (
     ISolarCloudAuthenticationError,
     OptionsError,
@@ -28,6 +30,7 @@ from sungrow.health import HEARTBEAT_FILE, Heartbeat
 from sungrow.poller import Poller
 from sungrow.publish.broker import DEFAULT_SUPERVISOR_URL
 from sungrow.publish.choice import Place, Publishing, choose
+from sungrow.publish.mqtt import MqttPublisher
 from sungrow.states.freshness import Freshness
 from sungrow.states.guard import CounterGuard
 from sungrow.states.naming import EntityNames
@@ -111,9 +114,15 @@ async def run(
         )
         if not options.uses_account and not _oauth_ready(poller, options):
             return EXIT_BAD_CONFIGURATION
+        panel = _control_panel(options, poller, publishing.publisher, folder)
         background = (
             asyncio.create_task(supervised("Publishing", publishing.background))
             if publishing.background is not None
+            else None
+        )
+        controlling = (
+            asyncio.create_task(supervised("Controls", panel.run))
+            if panel is not None and not once
             else None
         )
         try:
@@ -129,10 +138,35 @@ async def run(
         finally:
             if publishing.close is not None:
                 await publishing.close()
-            if background is not None:
-                background.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await background
+            for task in (background, controlling):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+
+def _control_panel(
+    options: Options, poller: Poller, publisher: Publisher, folder: DataFolder
+) -> ControlPanel | None:
+    """Return the controls the options ask for: MQTT mode only (entities take commands)."""
+    if not options.controls:
+        return None
+    if not isinstance(publisher, MqttPublisher):
+        _LOGGER.warning(
+            "The 'controls' option needs the MQTT mode (the Mosquitto broker add-on, or "
+            "'mqtt_url'): Home Assistant cannot send commands to REST sensors; no controls"
+        )
+        return None
+    file = folder.file("controls.json")
+    panel = ControlPanel.from_dict(
+        DeviceSettings(cloud=poller.cloud),
+        file,
+        _load_state("forced modes' ends", file.load) or {},
+        on_change=publisher.refresh,
+    )
+    publisher.controls = panel
+    poller.controls = panel
+    return panel
 
 
 def build_poller(  # noqa: PLR0913 - the wiring's one place that knows every piece

@@ -47,6 +47,10 @@ class Endpoints:
     device_realtime: str
     plant_realtime: str | None
     page_key: str
+    # Parameter setting: check a device, set or read back parameters, follow the task.
+    param_check: str
+    param_setting: str
+    param_task: str
 
 
 V1_ENDPOINTS = Endpoints(
@@ -55,6 +59,9 @@ V1_ENDPOINTS = Endpoints(
     device_realtime="/openapi/getDeviceRealTimeData",
     plant_realtime=None,
     page_key="curPage",
+    param_check="/openapi/paramSettingCheck",
+    param_setting="/openapi/paramSetting",
+    param_task="/openapi/getParamSettingTask",
 )
 OAUTH_ENDPOINTS = Endpoints(
     plants="/openapi/platform/queryPowerStationList",
@@ -62,6 +69,9 @@ OAUTH_ENDPOINTS = Endpoints(
     device_realtime="/openapi/platform/getDeviceRealTimeData",
     plant_realtime="/openapi/platform/getPowerStationRealTimeData",
     page_key="page",
+    param_check="/openapi/platform/paramSettingCheck",
+    param_setting="/openapi/platform/paramSetting",
+    param_task="/openapi/platform/getParamSettingTask",
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sungrow.cloud.errors import is_token_suspect
 from sungrow.cloud.models import (
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sungrow.cloud.auth import AccountLogin, Credentials, OAuth2
     from sungrow.cloud.transport import Gateway
 
+ParameterStep = Literal["check", "setting", "task"]
 MAX_POINTS_PER_CALL = 100
 PAGE_SIZE = 100
 MAX_PAGES = 50
@@ -103,6 +104,16 @@ class ISolarCloud:
             for point in points
             if isinstance(point, dict) and "ps_key" in point
         ]
+
+    async def parameters(self, step: ParameterStep, body: dict[str, Any]) -> Any:
+        """Call a parameter-setting endpoint ("check", "setting", "task"): see control.py."""
+        endpoints = self.auth.endpoints
+        paths = {
+            "check": endpoints.param_check,
+            "setting": endpoints.param_setting,
+            "task": endpoints.param_task,
+        }
+        return await self._call(paths[step], body)
 
     async def _pages(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         """Return the items of every page, each once.

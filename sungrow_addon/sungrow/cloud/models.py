@@ -149,6 +149,7 @@ class Device:
     name: str
     model: str
     serial_number: str | None = None
+    uuid: str | None = None  # what the control endpoints call the device
 
     @classmethod
     def from_wire(cls, item: dict[str, Any]) -> Device | None:
@@ -165,6 +166,7 @@ class Device:
             name=name,
             model=model,
             serial_number=_text(item.get("device_sn")) or None,
+            uuid=_plant_id(item.get("uuid")),
         )
 
     @property
@@ -183,6 +185,7 @@ class Device:
             "device_name": self.name,
             "device_model_code": self.model,
             "device_sn": self.serial_number,
+            "uuid": self.uuid,
         }
 
 

@@ -33,6 +33,8 @@ from sungrow.storage import SaveResult
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
+    from sungrow.controls.panel import ControlPanel
+    from sungrow.controls.specs import ControlSpec
     from sungrow.publish.broker import Broker
     from sungrow.publish.model import DeviceInfo, Sensor, SensorState
     from sungrow.publish.rest import HomeAssistant
@@ -68,6 +70,7 @@ class MqttPublisher:
     rest: HomeAssistant
     memory: JsonFile | None = None
     prefix: str = "homeassistant"
+    controls: ControlPanel | None = None
 
     # The devices as last described (None: not yet), and each sensor's device and key.
     _devices: dict[str, _Device] | None = field(default=None, init=False)
@@ -82,6 +85,7 @@ class MqttPublisher:
     _birth: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _failing: str | None = field(default=None, init=False)
     _closing: bool = field(default=False, init=False)
+    _commands: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         """Recall what was announced before (to remove what is gone)."""
@@ -112,6 +116,8 @@ class MqttPublisher:
                 device.touched = earlier.touched if earlier else False
             device.members.append(sensor)
             device.values[sensor.key] = earlier.values.get(sensor.key) if earlier else None
+        for identifier, device in devices.items():
+            device.controls = self._control_specs(identifier)
         self._devices = devices
         self._where = {
             sensor.entity_id: (device, sensor.key)
@@ -135,6 +141,10 @@ class MqttPublisher:
             raise HomeAssistantConnectionError(msg)
         sent = await self._send_changes()
         return PublishReport(sent=sent, restored=False)
+
+    async def refresh(self) -> None:
+        """Send what changed outside a poll (the controls' values); raise while away."""
+        await self._send_changes()
 
     async def time_zone(self) -> str | None:
         """Return Home Assistant's time zone (asked over its REST API)."""
@@ -203,7 +213,10 @@ class MqttPublisher:
     async def _connected_with(self, client: MqttConnection) -> None:
         self._client = client
         self._sent.clear()  # a new connection: everything once more
-        await client.subscribe(f"{self.prefix}/status", STATUS_TOPIC)
+        topics = [f"{self.prefix}/status", STATUS_TOPIC]
+        if self.controls is not None:
+            topics.append(f"{BASE}/+/set/+")
+        await client.subscribe(*topics)
         self._connected.set()
         with contextlib.suppress(HomeAssistantError):  # the next poll tries again
             await self._send_changes()
@@ -224,6 +237,11 @@ class MqttPublisher:
                 self._sent.pop(STATUS_TOPIC, None)
                 with contextlib.suppress(HomeAssistantError):
                     await self._send_changes()
+            elif self.controls is not None and (command := _command(message.topic)):
+                # Not awaited here: a setting takes seconds, the connection must go on.
+                task = asyncio.create_task(self.controls.command(*command, text))
+                self._commands.add(task)
+                task.add_done_callback(self._commands.discard)
 
     def _answer_birth(self) -> None:
         """Send everything again a few seconds after Home Assistant (re)started, once."""
@@ -273,7 +291,11 @@ class MqttPublisher:
         if devices is None:
             return  # nothing known yet: what the broker retained stays as it is
         for identifier in sorted(set(self._announced) - set(devices)):
-            for topic in (self._config_topic(identifier), *_data_topics(identifier)):
+            for topic in (
+                self._config_topic(identifier),
+                *_data_topics(identifier),
+                *_control_topics(identifier),
+            ):
                 yield Message(topic, b"", 1, retain=True)
         for identifier, device in devices.items():
             announced = self._announced.get(identifier, device.keys)
@@ -286,14 +308,29 @@ class MqttPublisher:
                 availability = _ONLINE if device.available else _OFFLINE
                 yield Message(availability_topic, availability, 1, retain=True)
                 yield Message(state_topic, device.state(), 0, retain=True)
+        if self.controls is not None:
+            panel = self.controls
+            allowed = _ONLINE if panel.permitted else _OFFLINE
+            for identifier, device in devices.items():
+                if device.controls and identifier in panel.devices:
+                    values_topic, allowed_topic = _control_topics(identifier)
+                    yield Message(allowed_topic, allowed, 1, retain=True)
+                    yield Message(values_topic, _dumps(panel.state(identifier)), 1, retain=True)
 
     @staticmethod
     def _config(device: _Device, gone: frozenset[str]) -> dict[str, Any]:
-        """Return the device's discovery payload (`{"p": "sensor"}` removes a component)."""
+        """Return the device's discovery payload (`{"p": <platform>}` removes a component)."""
         info = device.info
         availability_topic, state_topic = _data_topics(info.identifier)
-        components: dict[str, Any] = {key: {"p": "sensor"} for key in sorted(gone)}
+        components: dict[str, Any] = {}
+        for key in sorted(gone):
+            platform, _, name = key.rpartition("/")  # a control's key is <platform>/<key>
+            components[name] = {"p": platform or "sensor"}
         components |= {sensor.key: _component(sensor) for sensor in device.members}
+        components |= {
+            spec.key: _control_component(device, spec, availability_topic)
+            for spec in device.controls
+        }
         return {
             "dev": _without_none(
                 {
@@ -314,6 +351,10 @@ class MqttPublisher:
 
     def _config_topic(self, identifier: str) -> str:
         return _config_topic(self.prefix, identifier)
+
+    def _control_specs(self, identifier: str) -> tuple[ControlSpec, ...]:
+        controlled = self.controls.devices.get(identifier) if self.controls else None
+        return controlled.specs if controlled is not None else ()
 
     async def _remove_rest_states(self, devices: dict[str, _Device]) -> None:
         """Free the entity ids the REST mode held, once: else Core would append `_2`."""
@@ -369,6 +410,7 @@ class _Device:
     members: list[Sensor] = field(default_factory=list)
     values: dict[str, str | None] = field(default_factory=dict)
     touched: bool = False  # got states in this run
+    controls: tuple[ControlSpec, ...] = ()
     _config: tuple[frozenset[str], bytes] | None = None
     _state: bytes | None = None
     _keys: frozenset[str] | None = None
@@ -377,7 +419,8 @@ class _Device:
     def keys(self) -> frozenset[str]:
         """Return the keys of its sensors (fixed once described)."""
         if self._keys is None:
-            self._keys = frozenset(self.values)
+            controls = {f"{spec.platform}/{spec.key}" for spec in self.controls}
+            self._keys = frozenset(self.values) | controls
         return self._keys
 
     @property
@@ -416,6 +459,56 @@ def _config_topic(prefix: str, identifier: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def _data_topics(identifier: str) -> tuple[str, str]:
     return f"{BASE}/{identifier}/availability", f"{BASE}/{identifier}/state"
+
+
+@functools.lru_cache(maxsize=4096)
+def _control_topics(identifier: str) -> tuple[str, str]:
+    return f"{BASE}/{identifier}/controls", f"{BASE}/{identifier}/controls/availability"
+
+
+def _command(topic: str) -> tuple[str, str] | None:
+    """Return (device identifier, control key) of a command topic, None for another topic."""
+    parts = topic.split("/")
+    if len(parts) == 4 and parts[0] == BASE and parts[2] == "set":  # noqa: PLR2004
+        return parts[1], parts[3]
+    return None
+
+
+def _control_component(device: _Device, spec: ControlSpec, availability: str) -> dict[str, Any]:
+    """Return one control as a component: the entity id shares its device's sensors' prefix."""
+    identifier = device.info.identifier
+    values_topic, allowed_topic = _control_topics(identifier)
+    sensor = device.members[0]
+    object_id = sensor.entity_id.partition(".")[2].removesuffix(sensor.key) + spec.key
+    component: dict[str, Any] = {
+        "p": spec.platform,
+        "unique_id": f"{identifier}_{spec.key}",
+        "name": spec.name,
+        "object_id": object_id,
+        "default_entity_id": f"{spec.platform}.{object_id}",
+        "icon": spec.icon,
+        "entity_category": "config",
+        "command_topic": f"{BASE}/{identifier}/set/{spec.key}",
+        "state_topic": values_topic,
+        "value_template": f"{{{{ value_json.{spec.key} }}}}",
+        "availability": [
+            {"topic": STATUS_TOPIC},
+            {"topic": availability},
+            {"topic": allowed_topic},
+        ],
+        "availability_mode": "all",
+        "qos": 1,
+        "retain": False,  # a command is never replayed
+    }
+    if spec.platform == "number":
+        component |= {"min": spec.minimum, "max": spec.maximum, "step": spec.step, "mode": "box"}
+        if spec.unit:
+            component["unit_of_measurement"] = spec.unit
+    elif spec.platform == "select":
+        component["options"] = [option for option, _ in spec.options]
+    else:
+        component |= {"payload_on": "ON", "payload_off": "OFF"}
+    return component
 
 
 def _component(sensor: Sensor) -> dict[str, Any]:

@@ -6,10 +6,11 @@ see (a V1 account's, or those an OAuth user authorised) at one moment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .catalog import point_dict
+from .control import CHARGE as FORCED_CHARGE
 from .envelope import SimError
 from .plants import PLANT
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
 
+    from .household import Snapshot
     from .plants import SimDevice, SimPlant
 
 MAX_POINT_IDS = 100
@@ -36,6 +38,8 @@ class View:
     plants: tuple[SimPlant, ...]
     now: datetime
     point_values: Mapping[tuple[int, int], float | None] = field(default_factory=dict)
+    # ps_id -> (command, watts) of a hybrid inverter in forced mode: "170" charge, "187" discharge.
+    forced: Mapping[int, tuple[str, float]] = field(default_factory=dict)
 
 
 def plant_list(
@@ -192,6 +196,9 @@ def _device_point(plant: SimPlant, device: SimDevice, ids: list[int], view: View
 
 def _values(plant: SimPlant, device: SimDevice, ids: list[int], view: View) -> dict[str, Any]:
     snapshot = plant.household.snapshot(plant.local_time(view.now))
+    forced = view.forced.get(plant.ps_id)
+    if forced is not None:
+        snapshot = _forced(snapshot, *forced)
     values: dict[str, Any] = {}
     for point_id in ids:
         read = device.points.get(point_id)
@@ -199,6 +206,23 @@ def _values(plant: SimPlant, device: SimDevice, ids: list[int], view: View) -> d
         value = view.point_values.get((device.device_type, point_id), value)
         values[f"p{point_id}"] = None if value is None else _wire_value(point_id, value)
     return values
+
+
+def _forced(snapshot: Snapshot, command: str, watts: float) -> Snapshot:
+    """Return the moment with the battery charging (from the grid) or discharging at `watts`."""
+    step = snapshot.step
+    charge, discharge = (watts, 0.0) if command == FORCED_CHARGE else (0.0, watts)
+    balance = step.pv + discharge - charge - step.load
+    return replace(
+        snapshot,
+        step=replace(
+            step,
+            charge=charge,
+            discharge=discharge,
+            grid_export=max(balance, 0.0),
+            grid_import=max(-balance, 0.0),
+        ),
+    )
 
 
 def _wire_value(point_id: int, value: float) -> str:

@@ -3,7 +3,8 @@
 Each quirk is off by default (the gateway then answers as documented) and reproduces a live
 record from REAL_WORLD.md: an expired token answered `E900` (Australia) or `010` (Europe)
 instead of `E00003`; a dead refresh token answered in one of several shapes; a device type
-outside the application's plan refused with `E900`; an impossible counter value.
+outside the application's plan refused with `E900`; an impossible counter value; an
+application without the permission to control.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Quirks:
     plan_excludes: frozenset[int] = frozenset()
     # (device type, point id) -> the value sent instead of the household's (None: null).
     point_values: dict[tuple[int, int], float | None] = field(default_factory=dict)
+    # The application may read but not control (E900 on the parameter-setting endpoints).
+    control_denied: bool = False
 
     def token_refused(self) -> SimError:
         """Return the answer to a call with an unknown or expired token."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from . import monitoring
+from .control import ControlDesk
 from .crypto import GatewayKey, ReplayGuard, aes_decrypt, aes_encrypt
 from .envelope import MESSAGES, Answer, SimError, envelope
 from .monitoring import OAUTH_PAGING, View
@@ -59,6 +60,7 @@ CODE_GRANT_PATH = "/openapi/apiManage/token"
 REFRESH_PATH = "/openapi/apiManage/refreshToken"
 TIMESTAMP_PATH = "/timestamp"
 TOKEN_INVALID = "E00003"  # noqa: S105 - an error code
+CONTROL_PATHS = ("paramSettingCheck", "paramSetting", "getParamSettingTask")
 V1_DATA: dict[str, DataCall] = {
     "/openapi/getPowerStationList": monitoring.plant_list,
     "/openapi/getDeviceList": monitoring.device_list,
@@ -149,6 +151,7 @@ class CloudSimulator:
     max_failed_logins: int = 5
     hourly_quota: int | None = None
     quirks: Quirks = field(default_factory=Quirks)
+    controls: ControlDesk = field(default_factory=ControlDesk)
 
     calls: list[Call] = field(default_factory=list, init=False)
     faults: list[Fault] = field(default_factory=list, init=False)
@@ -342,6 +345,10 @@ class CloudSimulator:
         handlers.update(
             {path: partial(self._platform_data, call) for path, call in PLATFORM_DATA.items()}
         )
+        desk = self.controls
+        for name, call in zip(CONTROL_PATHS, (desk.check, desk.setting, desk.task), strict=True):
+            handlers[f"/openapi/{name}"] = partial(self._v1_data, call)
+            handlers[f"/openapi/platform/{name}"] = partial(self._platform_data, call)
         return handlers
 
     def _login(self, _app: SimApp, _headers: dict[str, str], body: dict[str, Any]) -> Any:
@@ -396,10 +403,18 @@ class CloudSimulator:
         realtime = getattr(call, "func", call) is monitoring.device_realtime
         if realtime and monitoring.integer(body.get("device_type")) in self.quirks.plan_excludes:
             raise SimError("E900")
+        if self.quirks.control_denied and getattr(call, "__self__", None) is self.controls:
+            raise SimError("E900")
+        plants = tuple(p for p in self.plants if p.ps_id in ps_ids)
         view = View(
-            tuple(p for p in self.plants if p.ps_id in ps_ids),
+            plants,
             self.clock(),
             self.quirks.point_values,
+            forced={
+                plant.ps_id: forced
+                for plant in plants
+                if (forced := self.controls.forced(plant)) is not None
+            },
         )
         return call(view, body)
 

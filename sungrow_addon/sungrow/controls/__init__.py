@@ -1,0 +1,1 @@
+"""Control from Home Assistant: battery and export settings through parameter setting."""
