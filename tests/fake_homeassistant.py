@@ -7,6 +7,7 @@ import json
 import re
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -49,6 +50,11 @@ class FakeHomeAssistant:
     requests: list[tuple[str, str]] = field(default_factory=list)
     # What the Supervisor's MQTT service offers (None: no broker add-on, HTTP 400).
     mqtt_service: dict[str, Any] | None = None
+    # Imported statistics: id -> start (ISO) -> row; and each id's metadata, as last sent.
+    statistics: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    statistics_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Core 2025.4 refuses metadata keys it does not know (mean_type, unit_class): 2026 takes them.
+    takes_mean_type: bool = False
     _down_until: float = 0.0
     _sockets: set[web.WebSocketResponse] = field(default_factory=set, repr=False)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition, repr=False)
@@ -110,11 +116,42 @@ class FakeHomeAssistant:
             return socket
         self._sockets.add(socket)
         try:
-            async for _message in socket:
-                pass
+            async for message in socket:
+                if message.type == web.WSMsgType.TEXT:
+                    await socket.send_json(self._command(json.loads(message.data)))
         finally:
             self._sockets.discard(socket)
         return socket
+
+    def _command(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Answer a websocket command: recorder/import_statistics, validated as Core does."""
+        ident = message.get("id")
+        if message.get("type") != "recorder/import_statistics":
+            return _ws_error(ident, "unknown_command", "Unknown command.")
+        metadata, rows = message.get("metadata", {}), message.get("stats", [])
+        allowed = {
+            "has_mean",
+            "has_sum",
+            "name",
+            "source",
+            "statistic_id",
+            "unit_of_measurement",
+        } | ({"mean_type", "unit_class"} if self.takes_mean_type else set())
+        if set(metadata) - allowed:
+            extra = ", ".join(sorted(set(metadata) - allowed))
+            return _ws_error(ident, "invalid_format", f"extra keys not allowed: {extra}")
+        ident_text = str(metadata.get("statistic_id", ""))
+        domain, _, _ = ident_text.partition(":")
+        if metadata.get("source") != domain:
+            return _ws_error(ident, "home_assistant_error", "Invalid source")
+        stored = self.statistics.setdefault(ident_text, {})
+        for row in rows:
+            start = datetime.fromisoformat(row["start"])
+            if start.tzinfo is None or start.minute or start.second:
+                return _ws_error(ident, "home_assistant_error", "Invalid timestamp")
+            stored[start.astimezone(UTC).isoformat()] = dict(row)
+        self.statistics_metadata[ident_text] = dict(metadata)
+        return {"id": ident, "type": "result", "success": True, "result": None}
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.token}"
@@ -190,3 +227,12 @@ class FakeHomeAssistant:
         async with self._changed:
             self._changed.notify_all()
         return web.json_response(self.states[entity_id], status=201 if created else 200)
+
+
+def _ws_error(ident: object, code: str, message: str) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "type": "result",
+        "success": False,
+        "error": {"code": code, "message": message},
+    }

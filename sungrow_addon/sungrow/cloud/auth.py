@@ -51,6 +51,7 @@ class Endpoints:
     param_check: str
     param_setting: str
     param_task: str
+    minute_data: str  # a device's (or the plant's own ps_key's) points, 5-minute frames
 
 
 V1_ENDPOINTS = Endpoints(
@@ -62,6 +63,7 @@ V1_ENDPOINTS = Endpoints(
     param_check="/openapi/paramSettingCheck",
     param_setting="/openapi/paramSetting",
     param_task="/openapi/getParamSettingTask",
+    minute_data="/openapi/getDevicePointMinuteDataList",
 )
 OAUTH_ENDPOINTS = Endpoints(
     plants="/openapi/platform/queryPowerStationList",
@@ -72,6 +74,7 @@ OAUTH_ENDPOINTS = Endpoints(
     param_check="/openapi/platform/paramSettingCheck",
     param_setting="/openapi/platform/paramSetting",
     param_task="/openapi/platform/getParamSettingTask",
+    minute_data="/openapi/platform/getDevicePointMinuteDataList",
 )
 
 

@@ -218,3 +218,19 @@ class Reading:
 def wire_fields(point_ids: Sequence[str]) -> list[tuple[str, str]]:
     """Return each point id with the key its value has in a reply ("83022", "p83022")."""
     return [(point_id, f"p{point_id}") for point_id in point_ids]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame of minute history: plant-local time and the values (None where missing)."""
+
+    at: datetime
+    values: dict[str, float | None]
+
+    @classmethod
+    def from_wire(cls, row: dict[str, Any], fields: Sequence[tuple[str, str]]) -> Frame | None:
+        """Build from a frame of getDevicePointMinuteDataList; None without a valid time."""
+        at = parse_device_time(row.get("time_stamp"))
+        if at is None:
+            return None
+        return cls(at=at, values={point_id: parse_number(row.get(key)) for point_id, key in fields})

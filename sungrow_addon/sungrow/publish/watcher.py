@@ -98,21 +98,26 @@ class CoreWatcher:
             _LOGGER.warning("Publishing after the restart failed (%s); the next poll retries", err)
 
     async def _log_in(self, socket: ClientWebSocketResponse) -> None:
-        async with asyncio.timeout(self.timeout):
-            greeting = _type(await socket.receive_json())
-            if greeting != "auth_required":
-                msg = f"Home Assistant's websocket greeted with {greeting!r}"
-                raise HomeAssistantConnectionError(msg)
-            await socket.send_json({"type": "auth", "access_token": self.token})
-            answer = _type(await socket.receive_json())
-        if answer != "auth_ok":
-            msg = "Home Assistant's websocket refused the token"
-            raise HomeAssistantAuthenticationError(msg)
+        await log_in(socket, self.token, self.timeout)
 
     async def _until_closed(self, socket: ClientWebSocketResponse) -> None:
         async for message in socket:
             if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
                 break
+
+
+async def log_in(socket: ClientWebSocketResponse, token: str, timeout: float) -> None:  # noqa: ASYNC109
+    """Answer the websocket's greeting with the token; raise unless Home Assistant accepts it."""
+    async with asyncio.timeout(timeout):
+        greeting = _type(await socket.receive_json())
+        if greeting != "auth_required":
+            msg = f"Home Assistant's websocket greeted with {greeting!r}"
+            raise HomeAssistantConnectionError(msg)
+        await socket.send_json({"type": "auth", "access_token": token})
+        answer = _type(await socket.receive_json())
+    if answer != "auth_ok":
+        msg = "Home Assistant's websocket refused the token"
+        raise HomeAssistantAuthenticationError(msg)
 
 
 def _type(message: object) -> object:

@@ -123,7 +123,7 @@ def plant_realtime(view: View, body: dict[str, Any]) -> dict[str, Any]:
     wanted = {str(ps_id) for ps_id in _required_list(body, "ps_id_list")}
     ids = _point_ids(body)
     rows = [
-        {"ps_id": plant.ps_id, **_values(plant, plant.devices[0], ids, view)}
+        {"ps_id": plant.ps_id, **point_values(plant, plant.devices[0], ids, view)}
         for plant in sorted(view.plants, key=lambda plant: plant.ps_id)
         if str(plant.ps_id) in wanted
     ]
@@ -190,11 +190,12 @@ def _device_point(plant: SimPlant, device: SimDevice, ids: list[int], view: View
         "dev_status": 1,
         "dev_fault_status": 4,
         "device_time": plant.local_time(view.now).strftime("%Y%m%d%H%M%S"),
-        **_values(plant, device, ids, view),
+        **point_values(plant, device, ids, view),
     }
 
 
-def _values(plant: SimPlant, device: SimDevice, ids: list[int], view: View) -> dict[str, Any]:
+def point_values(plant: SimPlant, device: SimDevice, ids: list[int], view: View) -> dict[str, Any]:
+    """Return a device's points at the view's moment, as `p<id>` texts (None: no value)."""
     snapshot = plant.household.snapshot(plant.local_time(view.now))
     forced = view.forced.get(plant.ps_id)
     if forced is not None:

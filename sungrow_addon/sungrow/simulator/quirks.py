@@ -39,6 +39,8 @@ class Quirks:
     point_values: dict[tuple[int, int], float | None] = field(default_factory=dict)
     # The application may read but not control (E900 on the parameter-setting endpoints).
     control_denied: bool = False
+    # Minute history of the current day (the portal says there is none; INKY back-filled it).
+    minute_data_today: bool = False
 
     def token_refused(self) -> SimError:
         """Return the answer to a call with an unknown or expired token."""

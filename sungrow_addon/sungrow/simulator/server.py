@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import monitoring
+from . import history, monitoring
 from .control import ControlDesk
 from .crypto import GatewayKey, ReplayGuard, aes_decrypt, aes_encrypt
 from .envelope import MESSAGES, Answer, SimError, envelope
@@ -65,6 +65,7 @@ V1_DATA: dict[str, DataCall] = {
     "/openapi/getPowerStationList": monitoring.plant_list,
     "/openapi/getDeviceList": monitoring.device_list,
     "/openapi/getDeviceRealTimeData": monitoring.device_realtime,
+    "/openapi/getDevicePointMinuteDataList": history.device_minutes,
 }
 PLATFORM_DATA: dict[str, DataCall] = {
     "/openapi/platform/queryPowerStationList": partial(monitoring.plant_list, paging=OAUTH_PAGING),
@@ -73,6 +74,8 @@ PLATFORM_DATA: dict[str, DataCall] = {
         monitoring.device_realtime, failed="illegal_ps_key_list"
     ),
     "/openapi/platform/getPowerStationRealTimeData": monitoring.plant_realtime,
+    "/openapi/platform/getDevicePointMinuteDataList": history.device_minutes,
+    "/openapi/platform/getPowerStationPointMinuteDataList": history.plant_minutes,
 }
 
 
@@ -416,6 +419,8 @@ class CloudSimulator:
                 if (forced := self.controls.forced(plant)) is not None
             },
         )
+        if call in (history.device_minutes, history.plant_minutes):
+            return call(view, body, today=self.quirks.minute_data_today)
         return call(view, body)
 
 

@@ -1,0 +1,236 @@
+"""Minute history against the simulator: what the cloud kept agrees with what it showed live."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+from conftest import account_cloud
+from const import HA_TOKEN, PLANT_PS_KEY, PS_ID
+
+from sungrow.cloud.models import Frame, wire_fields
+from sungrow.exceptions import (
+    HomeAssistantAuthenticationError,
+    HomeAssistantError,
+    ISolarCloudResponseError,
+)
+from sungrow.history.hourly import HourRow, counters_on_the_hour, hour_rows
+from sungrow.history.statistics import StatisticsImporter, statistic_id
+from sungrow.simulator import micro_plant
+from sungrow.simulator.quirks import Quirks
+
+if TYPE_CHECKING:
+    import aiohttp
+    from conftest import Clock
+    from fake_homeassistant import FakeHomeAssistant
+
+    from sungrow.simulator import CloudSimulator
+
+MINUTES = "/openapi/getDevicePointMinuteDataList"
+POINTS = ["83033", "83022", "83024"]  # PV power, yield today, total yield
+
+
+def local(
+    clock: Clock, simulator: CloudSimulator, days: int, hour: int, minute: int = 0
+) -> datetime:
+    """Return a plant-local wall time `days` before the simulator's today."""
+    today = simulator.plants[0].local_time(clock.now).date()
+    midnight = datetime(today.year, today.month, today.day)  # noqa: DTZ001 - plant-local
+    return midnight + timedelta(days=-days, hours=hour, minutes=minute)
+
+
+async def test_the_history_of_yesterday_is_what_the_live_data_showed(
+    session: aiohttp.ClientSession, cloud_url: str, simulator: CloudSimulator, clock: Clock
+) -> None:
+    """Six hours in 3-hour calls; each frame equals the real-time data of its moment."""
+    cloud = account_cloud(session, cloud_url)
+    start, end = local(clock, simulator, 1, 10), local(clock, simulator, 1, 15, 55)
+
+    history = await cloud.minute_data([PLANT_PS_KEY], POINTS, start, end)
+
+    frames = history[PLANT_PS_KEY]
+    assert [frame.at for frame in frames] == [
+        start + timedelta(minutes=5 * step) for step in range(72)
+    ]
+    bodies = [call.body or {} for call in simulator.calls_to(MINUTES)]
+    assert [(b["start_time_stamp"], b["end_time_stamp"]) for b in bodies] == [
+        (start.strftime("%Y%m%d%H%M%S"), (start + timedelta(minutes=175)).strftime("%Y%m%d%H%M%S")),
+        ((start + timedelta(hours=3)).strftime("%Y%m%d%H%M%S"), end.strftime("%Y%m%d%H%M%S")),
+    ]
+    assert bodies[0]["points"] == "p83033,p83022,p83024"
+    for frame in (frames[0], frames[37], frames[-1]):
+        clock.now = frame.at.replace(tzinfo=simulator.plants[0].timezone)
+        live = await cloud.realtime(device_type=11, ps_keys=[PLANT_PS_KEY], point_ids=POINTS)
+        assert frame.values == live[PLANT_PS_KEY].values
+    assert frames[-1].values["83024"] > frames[0].values["83024"]  # type: ignore[operator]
+
+
+async def test_today_has_no_history_unless_the_cloud_serves_it(
+    session: aiohttp.ClientSession, cloud_url: str, simulator: CloudSimulator, clock: Clock
+) -> None:
+    """The portal: no minute data of the current day; one client saw it served."""
+    cloud = account_cloud(session, cloud_url)
+    start, end = local(clock, simulator, 0, 9), local(clock, simulator, 0, 11, 55)
+
+    assert (
+        await cloud.minute_data([PLANT_PS_KEY], POINTS, start, end) == {PLANT_PS_KEY: []}
+        or await cloud.minute_data([PLANT_PS_KEY], POINTS, start, end) == {}
+    )
+    simulator.quirks = Quirks(minute_data_today=True)
+    served = await cloud.minute_data([PLANT_PS_KEY], POINTS, start, end)
+
+    assert len(served[PLANT_PS_KEY]) == 36
+
+
+async def test_many_devices_are_asked_for_fifty_at_a_time(
+    session: aiohttp.ClientSession, cloud_url: str, simulator: CloudSimulator, clock: Clock
+) -> None:
+    """60 microinverters: two calls per window, every device answered."""
+    plant = micro_plant(PS_ID + 1, "Roof", count=60)
+    simulator.plants.append(plant)
+    simulator.accounts[0].ps_ids = (PS_ID, plant.ps_id)
+    keys = [device.ps_key for device in plant.devices[1:]]
+    cloud = account_cloud(session, cloud_url)
+    start = local(clock, simulator, 1, 12)
+
+    history = await cloud.minute_data(keys, ["7"], start, start + timedelta(minutes=55))
+
+    assert [len((call.body or {})["ps_key_list"]) for call in simulator.calls_to(MINUTES)] == [
+        50,
+        10,
+    ]
+    assert set(history) == set(keys)
+    assert all(len(frames) == 12 for frames in history.values())
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"end_time_stamp": "20260601130500"}, "cannot exceed 3 hours"),
+        ({"ps_key_list": [f"{PS_ID}_1_{n}_1" for n in range(51)]}, "cannot exceed 50"),
+        ({"points": ",".join(f"p{n}" for n in range(51))}, "cannot exceed 50"),
+        ({"points": "83033"}, "010"),
+    ],
+)
+async def test_the_simulator_keeps_the_portals_limits(
+    session: aiohttp.ClientSession,
+    cloud_url: str,
+    change: dict[str, object],
+    problem: str,
+) -> None:
+    """More than 3 hours, 50 keys or 50 points, or points without their "p": 010."""
+    cloud = account_cloud(session, cloud_url)
+    body = {
+        "ps_key_list": [PLANT_PS_KEY],
+        "points": "p83033",
+        "start_time_stamp": "20260601100000",
+        "end_time_stamp": "20260601120000",
+        "minute_interval": 5,
+        **change,
+    }
+
+    with pytest.raises(ISolarCloudResponseError, match=problem):
+        await cloud._call(MINUTES, body)  # a raw call on purpose
+
+
+def test_a_frame_without_a_time_is_no_frame_and_garbage_is_no_value() -> None:
+    """A bad time drops the frame; "--" and null are no value, never 0."""
+    fields = wire_fields(["83033", "83022"])
+
+    assert Frame.from_wire({"time_stamp": "yesterday", "p83033": "1"}, fields) is None
+    frame = Frame.from_wire({"time_stamp": "20260601100500", "p83033": "--"}, fields)
+    at = datetime(2026, 6, 1, 10, 5)  # noqa: DTZ001 - plant-local wall time, as the cloud sends
+    assert frame == Frame(at, {"83033": None, "83022": None})
+
+
+async def test_a_days_hours_add_up_to_the_days_energy(
+    session: aiohttp.ClientSession, cloud_url: str, simulator: CloudSimulator, clock: Clock
+) -> None:
+    """Yesterday's 24 UTC hours from the lifetime counter: each hour is the energy made in it."""
+    cloud = account_cloud(session, cloud_url)
+    plant = simulator.plants[0]
+    midnight = local(clock, simulator, 1, 0)
+    history = await cloud.minute_data(
+        [PLANT_PS_KEY], ["83024"], midnight, midnight + timedelta(days=1, minutes=-5)
+    )
+    counters = counters_on_the_hour(history[PLANT_PS_KEY], "83024", plant.timezone)
+    anchor = min(counters.values())
+
+    rows = hour_rows(counters, anchor)
+
+    assert len(rows) == 24
+    assert all(row.start.minute == 0 and row.start.tzinfo is UTC for row in rows)
+    assert rows[0].sum == 0.0
+    day = plant.household.day_totals["pv"] / 1000
+    assert rows[-1].sum == pytest.approx(day, abs=0.001)  # 23 hours: the first has no start
+    energies = [later.sum - earlier.sum for earlier, later in itertools.pairwise(rows)]
+    assert min(energies) >= 0
+    assert rows[12].state == counters[rows[12].start + timedelta(hours=1)] / 1000
+
+
+def test_a_counter_that_dips_gives_no_row() -> None:
+    """A glitch below an earlier hour would be a negative hour: it is left out."""
+    hours = [datetime(2026, 6, 1, hour, tzinfo=UTC) for hour in range(1, 5)]
+    counters = dict(zip(hours, [1000.0, 1500.0, 1400.0, 1600.0], strict=True))
+
+    rows = hour_rows(counters, 1000.0)
+
+    assert [(row.start.hour, row.sum) for row in rows] == [(0, 0.0), (1, 0.5), (3, 0.6)]
+
+
+ROWS = [
+    HourRow(start=datetime(2026, 6, 1, hour, tzinfo=UTC), state=100 + hour, sum=float(hour))
+    for hour in range(3)
+]
+
+
+@pytest.mark.parametrize("newer_core", [False, True])
+async def test_hours_are_imported_as_an_external_statistic_once(
+    session: aiohttp.ClientSession,
+    ha_url: str,
+    fake_ha: FakeHomeAssistant,
+    *,
+    newer_core: bool,
+) -> None:
+    """2026's metadata first, 2025's when refused; importing again overwrites, never adds."""
+    fake_ha.takes_mean_type = newer_core
+    importer = StatisticsImporter(session=session, url=f"{ha_url}/websocket", token=HA_TOKEN)
+    ident = statistic_id(str(PS_ID), "solar_production")
+
+    await importer.import_hours([(ident, "Home solar production", ROWS)])
+    await importer.import_hours([(ident, "Home solar production", ROWS[1:])])
+
+    assert ident == f"sungrow_isolarcloud:{PS_ID}_solar_production"
+    stored = fake_ha.statistics[ident]
+    assert sorted(stored) == [row.start.isoformat() for row in ROWS]
+    assert stored[ROWS[2].start.isoformat()] == {
+        "start": "2026-06-01T02:00:00+00:00",
+        "state": 102,
+        "sum": 2.0,
+    }
+    metadata = fake_ha.statistics_metadata[ident]
+    assert metadata["source"] == "sungrow_isolarcloud"
+    assert (metadata["has_sum"], metadata["has_mean"], metadata["unit_of_measurement"]) == (
+        True,
+        False,
+        "kWh",
+    )
+    assert ("unit_class" in metadata) is newer_core
+
+
+async def test_a_refused_token_or_row_is_an_error_with_the_reason(
+    session: aiohttp.ClientSession, ha_url: str, fake_ha: FakeHomeAssistant
+) -> None:
+    """A refused token, and a row Core refuses: each a clear error, nothing half-stored."""
+    ident = statistic_id(str(PS_ID), "grid_import")
+    refused = StatisticsImporter(session=session, url=f"{ha_url}/websocket", token="wrong")
+    with pytest.raises(HomeAssistantAuthenticationError, match="refused the token"):
+        await refused.import_hours([(ident, "Grid import", ROWS)])
+
+    importer = StatisticsImporter(session=session, url=f"{ha_url}/websocket", token=HA_TOKEN)
+    off_the_hour = [HourRow(datetime(2026, 6, 1, 10, 30, tzinfo=UTC), 1.0, 0.0)]
+    with pytest.raises(HomeAssistantError, match="Invalid timestamp"):
+        await importer.import_hours([(ident, "Grid import", off_the_hour)])
+    assert fake_ha.statistics.get(ident, {}) == {}
