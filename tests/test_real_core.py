@@ -14,14 +14,18 @@ import re
 import signal
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from conftest import ADDON_DIR
 from const import PS_ID
 from real_core import RealCore, energy_prefs, find_python
+
+from sungrow.history.hourly import HourRow
+from sungrow.history.statistics import StatisticsImporter, statistic_id
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -406,3 +410,42 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+async def test_imported_hours_come_back_from_the_recorder_exactly_once(core: RealCore) -> None:
+    """Imported into Core 2025.4.4 (which refuses 2026's metadata), read back hour by hour."""
+    ident = statistic_id(str(PS_ID), "solar_production")
+    start = datetime(2026, 1, 10, 8, tzinfo=UTC)
+    rows = [
+        HourRow(start=start + timedelta(hours=hour), state=1000 + 1.5 * hour, sum=1.5 * hour)
+        for hour in range(6)
+    ]
+    async with aiohttp.ClientSession() as session:
+        importer = StatisticsImporter(
+            session=session, url=f"{core.api_url}/websocket", token=core.token
+        )
+        await importer.import_hours([(ident, "Home solar production", rows)])
+        await importer.import_hours([(ident, "Home solar production", rows[2:])])
+
+    async with asyncio.timeout(30):  # the recorder queues imports
+        while True:
+            found = await core.ws_command(
+                "recorder/statistics_during_period",
+                start_time=start.isoformat(),
+                statistic_ids=[ident],
+                period="hour",
+                types=["sum", "state", "change"],
+            )
+            if len(found.get(ident, [])) == len(rows):
+                break
+            await asyncio.sleep(0.5)
+    hours = found[ident]
+    assert [row["start"] for row in hours] == [row.start.timestamp() * 1000 for row in rows]
+    assert [row["sum"] for row in hours] == [row.sum for row in rows]
+    assert [row["state"] for row in hours] == [row.state for row in rows]
+    assert [row["change"] for row in hours][1:] == [1.5] * 5
+    (metadata,) = await core.ws_command("recorder/get_statistics_metadata", statistic_ids=[ident])
+    assert (metadata["source"], metadata["statistics_unit_of_measurement"]) == (
+        "sungrow_isolarcloud",
+        "kWh",
+    )
