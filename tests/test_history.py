@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -10,18 +12,22 @@ import pytest
 from conftest import account_cloud
 from const import HA_TOKEN, PLANT_PS_KEY, PS_ID
 
-from sungrow.cloud.models import Frame, wire_fields
+from sungrow.cloud.models import Frame, Plant, wire_fields
 from sungrow.exceptions import (
     HomeAssistantAuthenticationError,
     HomeAssistantError,
     ISolarCloudResponseError,
 )
 from sungrow.history.hourly import HourRow, counters_on_the_hour, hour_rows
+from sungrow.history.keeper import CALL_SHARE, HistoryKeeper
 from sungrow.history.statistics import StatisticsImporter, statistic_id
 from sungrow.simulator import micro_plant
 from sungrow.simulator.quirks import Quirks
+from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import aiohttp
     from conftest import Clock
     from fake_homeassistant import FakeHomeAssistant
@@ -234,3 +240,132 @@ async def test_a_refused_token_or_row_is_an_error_with_the_reason(
     with pytest.raises(HomeAssistantError, match="Invalid timestamp"):
         await importer.import_hours([(ident, "Grid import", off_the_hour)])
     assert fake_ha.statistics.get(ident, {}) == {}
+
+
+FLOW_TOTALS = {
+    "solar_production": "pv",
+    "grid_import": "grid_import",
+    "grid_export": "grid_export",
+    "battery_charge": "charge",
+    "battery_discharge": "discharge",
+}
+
+
+def keeper_for(
+    session: aiohttp.ClientSession,
+    cloud_url: str,
+    ha_url: str,
+    simulator: CloudSimulator,
+    clock: Clock,
+    file: JsonFile,
+    waits: list[float] | None = None,
+) -> HistoryKeeper:
+    """A keeper of the test plant, its progress in `file`, on the simulator's clock."""
+
+    async def sleep(seconds: float) -> None:
+        if waits is not None:
+            waits.append(seconds)
+            cloud.gateway.calls.times.clear()
+
+    cloud = account_cloud(session, cloud_url)
+    plant = simulator.plants[0]
+    keeper = HistoryKeeper.from_dict(
+        file.load() or {},
+        cloud=cloud,
+        importer=StatisticsImporter(session=session, url=f"{ha_url}/websocket", token=HA_TOKEN),
+        days=2,
+        zone=lambda: plant.timezone,
+        file=file,
+        clock=lambda: clock.now.timestamp(),  # noqa: PLW0108 - the clock moves: read it late
+        sleep=sleep,
+    )
+    keeper.plants = [Plant(ps_id=str(PS_ID), name="Home")]
+    return keeper
+
+
+async def test_the_last_days_are_imported_once_and_continue_day_after_day(
+    session: aiohttp.ClientSession,
+    cloud_url: str,
+    ha_url: str,
+    simulator: CloudSimulator,
+    fake_ha: FakeHomeAssistant,
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    """Two finished days, every flow, sums exact; a restart imports nothing; a new day adds on."""
+    file = JsonFile(tmp_path / "history.json")
+    totals = simulator.plants[0].household.day_totals
+
+    assert await keeper_for(session, cloud_url, ha_url, simulator, clock, file).catch_up() == 2
+
+    assert len(simulator.calls_to(MINUTES)) == 2 * 9  # 3-hour windows and the next midnight
+    for flow, total in FLOW_TOTALS.items():
+        rows = fake_ha.statistics[f"sungrow_isolarcloud:{PS_ID}_{flow}"]
+        # Every hour of the two days but the last: it ends today, whose data the cloud keeps.
+        assert len(rows) == 48, flow
+        sums = [rows[start]["sum"] for start in sorted(rows)]
+        assert sums == sorted(sums), flow
+        assert sums[-1] <= 2 * totals[total] / 1000 + 0.001, flow
+    solar = fake_ha.statistics[f"sungrow_isolarcloud:{PS_ID}_solar_production"]
+    assert solar[max(solar)]["sum"] == pytest.approx(2 * totals["pv"] / 1000, abs=0.0015)
+    calls = len(simulator.calls)
+    again = keeper_for(session, cloud_url, ha_url, simulator, clock, JsonFile(file.path))
+    assert await again.catch_up() == 0
+    assert len(simulator.calls) == calls
+
+    clock.now += timedelta(days=1)
+    assert await again.catch_up() == 1
+    assert len(solar) == 72  # yesterday's last hour too, now that its end is in the past
+    assert solar[max(solar)]["sum"] == pytest.approx(3 * totals["pv"] / 1000, abs=0.0015)
+
+
+async def test_history_waits_while_the_polls_need_the_calls(
+    session: aiohttp.ClientSession,
+    cloud_url: str,
+    ha_url: str,
+    simulator: CloudSimulator,
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    """With half the hourly budget spent, the history waits (a minute at a time)."""
+    waits: list[float] = []
+    keeper = keeper_for(
+        session, cloud_url, ha_url, simulator, clock, JsonFile(tmp_path / "h.json"), waits
+    )
+    keeper.cloud.gateway.calls.times.extend([datetime.now(UTC).timestamp()] * CALL_SHARE)
+
+    assert await keeper.catch_up() == 2
+
+    assert waits == [60.0]
+
+
+async def test_a_failing_import_is_logged_once_and_tried_again_hourly(
+    session: aiohttp.ClientSession,
+    cloud_url: str,
+    ha_url: str,
+    simulator: CloudSimulator,
+    fake_ha: FakeHomeAssistant,
+    clock: Clock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Core refuses the token: one warning, an hour's wait each time, nothing marked done."""
+    keeper = keeper_for(session, cloud_url, ha_url, simulator, clock, JsonFile(tmp_path / "h"))
+    keeper.importer.token = "wrong"
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            raise asyncio.CancelledError
+
+    keeper.sleep = sleep
+    with pytest.raises(asyncio.CancelledError):
+        await keeper.run()
+
+    assert waits == [3600.0] * 3
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "Importing the history failed" in warnings[0].getMessage()
+    assert keeper.done == {}
+    assert fake_ha.statistics == {}
