@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sungrow.backoff import CredentialBackoff
 from sungrow.cloud.discovery import Discovery, describe, discover
 from sungrow.cloud.errors import Pause, pause_of
+from sungrow.cloud.transport import HOURLY_CALL_BUDGET
 from sungrow.exceptions import (
     CycleIncompleteError,
     HomeAssistantError,
@@ -51,8 +52,6 @@ QUOTA_MARGIN = 60.0
 LOGIN_PAUSE = 1800.0
 FREQUENCY_PAUSE_FIRST = 300.0
 FREQUENCY_PAUSE_MAX = 3600.0
-# The community's figure for the free plan; Sungrow documents none.
-HOURLY_CALL_BUDGET = 2000
 CALL_BUDGET_WARNING = 0.8
 
 

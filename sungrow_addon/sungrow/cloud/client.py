@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,6 +24,8 @@ from sungrow.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from sungrow.cloud.auth import AccountLogin, Credentials, OAuth2
     from sungrow.cloud.transport import Gateway
 
@@ -120,32 +123,24 @@ class ISolarCloud:
         Split as the portal demands: at most 3 hours, 50 ps_keys and 50 points per call.
         """
         frames: dict[str, dict[datetime, dict[str, float | None]]] = {}
-        windows = []
-        moment = start
-        while moment <= end:
-            windows.append((moment, min(moment + MINUTE_WINDOW, end)))
-            moment += MINUTE_WINDOW + FIVE_MINUTES
-        for first, last in windows:
-            for keys in _chunks(ps_keys, MAX_HISTORY_ITEMS):
-                for ids in _chunks(point_ids, MAX_HISTORY_ITEMS):
-                    fields = wire_fields(ids)
-                    data = await self._call(
-                        self.auth.endpoints.minute_data,
-                        {
-                            "ps_key_list": keys,
-                            "points": ",".join(key for _, key in fields),
-                            "start_time_stamp": first.strftime(TIME_FORMAT),
-                            "end_time_stamp": last.strftime(TIME_FORMAT),
-                            "minute_interval": 5,
-                        },
-                    )
-                    for ps_key in keys:
-                        rows = data.get(ps_key) if isinstance(data, dict) else None
-                        for row in rows if isinstance(rows, list) else ():
-                            frame = Frame.from_wire(row, fields) if isinstance(row, dict) else None
-                            if frame is not None:
-                                at = frames.setdefault(ps_key, {}).setdefault(frame.at, {})
-                                at.update(frame.values)
+        for (first, last), keys, ids in itertools.product(
+            _windows(start, end),
+            _chunks(ps_keys, MAX_HISTORY_ITEMS),
+            _chunks(point_ids, MAX_HISTORY_ITEMS),
+        ):
+            fields = wire_fields(ids)
+            data = await self._call(
+                self.auth.endpoints.minute_data,
+                {
+                    "ps_key_list": keys,
+                    "points": ",".join(key for _, key in fields),
+                    "start_time_stamp": first.strftime(TIME_FORMAT),
+                    "end_time_stamp": last.strftime(TIME_FORMAT),
+                    "minute_interval": 5,
+                },
+            )
+            for ps_key, frame in _frames_of(data, keys, fields):
+                frames.setdefault(ps_key, {}).setdefault(frame.at, {}).update(frame.values)
         return {
             ps_key: [Frame(at, values) for at, values in sorted(by_time.items())]
             for ps_key, by_time in frames.items()
@@ -255,3 +250,24 @@ def _list(data: Any, key: str) -> list[Any]:
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def _windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Return [start, end] cut into windows the minute history accepts (ends included)."""
+    windows = []
+    while start <= end:
+        windows.append((start, min(start + MINUTE_WINDOW, end)))
+        start += MINUTE_WINDOW + FIVE_MINUTES
+    return windows
+
+
+def _frames_of(
+    data: Any, keys: list[str], fields: list[tuple[str, str]]
+) -> Iterator[tuple[str, Frame]]:
+    """Yield the valid frames of a minute-history answer, with their ps_key."""
+    for ps_key in keys:
+        rows = data.get(ps_key) if isinstance(data, dict) else None
+        for row in rows if isinstance(rows, list) else ():
+            frame = Frame.from_wire(row, fields) if isinstance(row, dict) else None
+            if frame is not None:
+                yield ps_key, frame

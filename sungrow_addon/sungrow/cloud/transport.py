@@ -33,6 +33,10 @@ MAX_REPLY_BYTES = 4 * 1024 * 1024
 _USER_INFO = re.compile(r"//[^/@\s]*@")
 
 
+# The community's figure for the free plan; Sungrow documents none.
+HOURLY_CALL_BUDGET = 2000
+
+
 @dataclass
 class CallLog:
     """When the recent calls were made: the source of the calls-per-hour figure."""

@@ -55,7 +55,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 REFRESH_EVERY = 1800.0
 MAINTAIN_EVERY = 30.0
-_REVERT = {BATTERY_COMMAND: STOP, EMS_MODE: SELF_CONSUMPTION}
+# Stop, self-consumption: what ends any forced mode.
+_BACK_TO_SELF_CONSUMPTION = {BATTERY_COMMAND: STOP, EMS_MODE: SELF_CONSUMPTION}
 
 
 @dataclass
@@ -272,7 +273,7 @@ class ControlPanel:
         assert spec.code is not None  # noqa: S101 - only the duration has none
         if spec.key == FORCED_COMMAND.key:
             if raw == STOP:
-                return {BATTERY_COMMAND: STOP, EMS_MODE: SELF_CONSUMPTION}
+                return dict(_BACK_TO_SELF_CONSUMPTION)
             power = _raw_of(device, BATTERY_POWER)
             if power is None:
                 _LOGGER.warning(
@@ -283,7 +284,7 @@ class ControlPanel:
                 return None
             return {BATTERY_COMMAND: raw, EMS_MODE: FORCED, BATTERY_POWER: power}
         if spec.key == ENERGY_MANAGEMENT_MODE.key and raw == SELF_CONSUMPTION:
-            return {EMS_MODE: SELF_CONSUMPTION, BATTERY_COMMAND: STOP}
+            return dict(_BACK_TO_SELF_CONSUMPTION)
         if spec.code == FEED_IN_LIMIT and _raw_of(device, FEED_IN_SWITCH) != ENABLE:
             _LOGGER.warning(
                 "Not setting %s %s: turn the feed-in limitation on first",
@@ -314,7 +315,9 @@ class ControlPanel:
             async with device.busy:
                 _LOGGER.info("%s: the forced mode ends; back to self-consumption", device.label)
                 confirmed = await self.settings.write(
-                    device.uuid, dict(_REVERT), task_name="Home Assistant end of forced mode"
+                    device.uuid,
+                    dict(_BACK_TO_SELF_CONSUMPTION),
+                    task_name="Home Assistant end of forced mode",
                 )
         except (ControlError, ISolarCloudError) as err:
             self._refused(f"{device.label} not back in self-consumption", err, again=device.uuid)

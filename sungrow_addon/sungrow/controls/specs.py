@@ -236,11 +236,7 @@ def controls_for(
     rated = rated_power_w(model)
     if rated is None:
         return specs
+    maxima = {FORCED_POWER.key: min(FORCED_POWER.maximum, rated), FEED_IN_LIMIT_VALUE.key: rated}
     return tuple(
-        replace(spec, maximum=min(spec.maximum, rated))
-        if spec is FORCED_POWER
-        else replace(spec, maximum=rated)
-        if spec is FEED_IN_LIMIT_VALUE
-        else spec
-        for spec in specs
+        replace(spec, maximum=maxima[spec.key]) if spec.key in maxima else spec for spec in specs
     )

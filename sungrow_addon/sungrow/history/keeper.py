@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sungrow.cloud.transport import HOURLY_CALL_BUDGET
 from sungrow.exceptions import HomeAssistantError, ISolarCloudError
 from sungrow.history.hourly import FLOWS, counters_on_the_hour, hour_rows
 from sungrow.history.statistics import statistic_id
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from sungrow.storage import JsonFile
 
 _LOGGER = logging.getLogger(__name__)
-CALL_SHARE = 1000  # history waits while the last hour's calls are above this (half the budget)
+CALL_SHARE = HOURLY_CALL_BUDGET // 2  # history waits while the last hour's calls reach this
 RETRY_AFTER = 3600.0
 
 
