@@ -350,13 +350,18 @@ def run_addon(tmp_path: Path, ha_url: str) -> RunAddon:
 LIST_IMPORTS = {"PYTHONPROFILEIMPORTTIME": "1"}
 
 
-def imported_packages(stderr: str) -> set[str]:
-    """Return the top-level packages a program run with LIST_IMPORTS imported."""
+def imported_modules(stderr: str) -> set[str]:
+    """Return the modules a program run with LIST_IMPORTS imported."""
     return {
-        line.rsplit("|", 1)[1].strip().split(".")[0]
+        line.rsplit("|", 1)[1].strip()
         for line in stderr.splitlines()
         if line.startswith("import time:") and not line.endswith("| imported package")
     }
+
+
+def imported_packages(stderr: str) -> set[str]:
+    """Return the top-level packages a program run with LIST_IMPORTS imported."""
+    return {module.split(".")[0] for module in imported_modules(stderr)}
 
 
 async def until(condition: Callable[[], bool], seconds: float) -> float:

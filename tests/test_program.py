@@ -19,6 +19,7 @@ from conftest import (
     dockerfile_healthcheck,
     error_lines,
     health_check,
+    imported_modules,
     imported_packages,
     start_service,
     stop_service,
@@ -69,7 +70,7 @@ async def test_once_publishes_the_plant_and_exits_0(
 async def test_a_poll_loads_only_what_the_configuration_needs(
     run_addon: RunAddon, options: dict[str, Any], fake_ha: FakeHomeAssistant
 ) -> None:
-    """Without an RSA key, no encryption library; never YAML or a third-party MQTT client."""
+    """No encryption library without an RSA key, no YAML, no MQTT or controls in REST mode."""
     result = await run_addon("--once", options=options, env=LIST_IMPORTS)
 
     assert result.returncode == 0, result.stderr
@@ -77,6 +78,9 @@ async def test_a_poll_loads_only_what_the_configuration_needs(
     imported = imported_packages(result.stderr)
     assert {"aiohttp", "sungrow"} <= imported
     assert not imported & {"cryptography", "yaml", "paho", "aiomqtt"}
+    modules = imported_modules(result.stderr)
+    assert "sungrow.publish.rest" in modules
+    assert not modules & {"sungrow.publish.mqtt", "sungrow.controls.panel", "sungrow.cloud.control"}
 
 
 async def test_two_runs_log_in_once(

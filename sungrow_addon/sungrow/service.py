@@ -15,11 +15,9 @@ from sungrow import __version__
 from sungrow.backoff import CredentialBackoff
 from sungrow.cloud.auth import AccountLogin, OAuth2, OAuthTokens
 from sungrow.cloud.client import ISolarCloud
-from sungrow.cloud.control import DeviceSettings
 from sungrow.cloud.discovery import Discovery
 from sungrow.cloud.tokens import OAuthStore, TokenStore, account_fingerprint
 from sungrow.cloud.transport import Gateway
-from sungrow.controls.panel import ControlPanel
 from sungrow.exceptions import (
     ISolarCloudAuthenticationError,
     OptionsError,
@@ -30,7 +28,6 @@ from sungrow.health import HEARTBEAT_FILE, Heartbeat
 from sungrow.poller import Poller
 from sungrow.publish.broker import DEFAULT_SUPERVISOR_URL
 from sungrow.publish.choice import Place, Publishing, choose
-from sungrow.publish.mqtt import MqttPublisher
 from sungrow.states.freshness import Freshness
 from sungrow.states.guard import CounterGuard
 from sungrow.states.naming import EntityNames
@@ -42,6 +39,7 @@ if TYPE_CHECKING:
 
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+    from sungrow.controls.panel import ControlPanel
     from sungrow.logs import RedactingFormatter
     from sungrow.options import Options
     from sungrow.publish.model import Publisher
@@ -151,6 +149,11 @@ def _control_panel(
     """Return the controls the options ask for: MQTT mode only (entities take commands)."""
     if not options.controls:
         return None
+    # Loaded only when asked for, as the MQTT client is (publish/choice.py).
+    from sungrow.cloud.control import DeviceSettings  # noqa: PLC0415
+    from sungrow.controls.panel import ControlPanel  # noqa: PLC0415
+    from sungrow.publish.mqtt import MqttPublisher  # noqa: PLC0415
+
     if not isinstance(publisher, MqttPublisher):
         _LOGGER.warning(
             "The 'controls' option needs the MQTT mode (the Mosquitto broker add-on, or "
