@@ -238,7 +238,7 @@ async def ha_url(fake_ha: FakeHomeAssistant) -> AsyncIterator[str]:
 
 @pytest.fixture
 def options(cloud_url: str) -> dict[str, Any]:
-    """Valid options pointing at the simulator."""
+    """Valid options pointing at the simulator (no history: its tests ask for it)."""
     return {
         "appkey": APPKEY,
         "secret_key": SECRET_KEY,
@@ -248,6 +248,7 @@ def options(cloud_url: str) -> dict[str, Any]:
         "server_url": cloud_url,
         "scan_interval": 300,
         "log_level": "debug",
+        "history_days": 0,
     }
 
 

@@ -45,6 +45,7 @@ ISSUE_SCHEMA: dict[str, str | list[str]] = {
     "publish": "list(auto|mqtt|rest)?",
     "mqtt_url": "password?",
     "controls": "bool?",
+    "history_days": "int(0,365)?",
 }
 
 
@@ -106,6 +107,7 @@ def test_the_form_shows_what_a_user_must_fill_in(config: dict[str, Any]) -> None
         "scan_interval",
         "log_level",
         "publish",
+        "history_days",
     }
     assert options["appkey"] is None
     assert options["secret_key"] is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from datetime import UTC, datetime, timedelta
@@ -12,20 +13,22 @@ import pytest
 from conftest import account_cloud
 from const import HA_TOKEN, PLANT_PS_KEY, PS_ID
 
-from sungrow.cloud.models import Frame, Plant, wire_fields
+from sungrow.cloud.models import Frame, Plant, Reading, wire_fields
 from sungrow.exceptions import (
     HomeAssistantAuthenticationError,
     HomeAssistantError,
     ISolarCloudResponseError,
 )
-from sungrow.history.hourly import HourRow, counters_on_the_hour, hour_rows
+from sungrow.history.hourly import FLOWS, HourRow, counters_on_the_hour, hour_rows
 from sungrow.history.keeper import CALL_SHARE, HistoryKeeper
+from sungrow.history.live import Boundary, LiveCounters
 from sungrow.history.statistics import StatisticsImporter, statistic_id
 from sungrow.simulator import micro_plant
 from sungrow.simulator.quirks import Quirks
 from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     import aiohttp
@@ -369,3 +372,226 @@ async def test_a_failing_import_is_logged_once_and_tried_again_hourly(
     assert "Importing the history failed" in warnings[0].getMessage()
     assert keeper.done == {}
     assert fake_ha.statistics == {}
+
+
+def test_the_polls_give_the_counters_at_each_full_hour() -> None:
+    """Interpolated between the readings around an hour; a late first reading stands for it."""
+    live = LiveCounters()
+    hour = datetime(2026, 6, 1, 10, tzinfo=UTC)
+
+    assert live.observe("1", hour - timedelta(minutes=3), {"83024": 1000.0, "83022": 5.0}) is None
+    closed = live.observe("1", hour + timedelta(minutes=2), {"83024": 1500.0})
+    again = live.observe("1", hour + timedelta(minutes=2), {"83024": 1500.0})
+    later = live.observe("1", hour + timedelta(minutes=40), {"83024": 1600.0})
+    after_gap = live.observe("1", hour + timedelta(hours=1, minutes=8), {"83024": 1700.0})
+    too_late = live.observe("2", hour + timedelta(minutes=11), {"83024": 1.0})
+    nothing = live.observe("3", hour, {"83022": 1.0, "83105": None})
+
+    assert closed == Boundary(hour, {"83024": 1300.0})  # 3 of the 5 minutes
+    assert again is None  # the same data time: nothing new
+    assert later is None  # no full hour since
+    assert after_gap == Boundary(hour + timedelta(hours=1), {"83024": 1700.0})
+    assert too_late is None
+    assert nothing is None
+
+
+class LivePlant:
+    """The test plant as the polls see it: its real-time counters at moments the test picks."""
+
+    def __init__(
+        self, new_keeper: Callable[[], HistoryKeeper], simulator: CloudSimulator, clock: Clock
+    ) -> None:
+        """Poll the simulator's plant for the keeper `new_keeper` gives (again at a restart)."""
+        self.new_keeper, self.keeper = new_keeper, new_keeper()
+        self.cloud, self.clock = self.keeper.cloud, clock
+        self.zone = simulator.plants[0].timezone
+        today = simulator.plants[0].local_time(clock.now).date()
+        self.midnight = datetime(today.year, today.month, today.day, tzinfo=self.zone)
+
+    def restart(self) -> HistoryKeeper:
+        """Replace the keeper by a new one, which reads the progress the old one saved."""
+        self.keeper = self.new_keeper()
+        return self.keeper
+
+    def moment(self, day: int, hour: int, minute: int = 0) -> datetime:
+        """Return a plant-local moment, days after the test's first day (UTC, aware)."""
+        naive = self.midnight.replace(tzinfo=None) + timedelta(days=day, hours=hour, minutes=minute)
+        return naive.replace(tzinfo=self.zone).astimezone(UTC)
+
+    async def reading(self, at: datetime) -> Reading:
+        """Read the plant's counters at `at`, as a poll does."""
+        self.clock.now = at
+        readings = await self.cloud.realtime(
+            device_type=11, ps_keys=[PLANT_PS_KEY], point_ids=[flow.point_id for flow in FLOWS]
+        )
+        return readings[PLANT_PS_KEY]
+
+    async def counters(self, at: datetime) -> dict[str, float | None]:
+        """Return the plant's counters at `at`."""
+        return (await self.reading(at)).values
+
+    async def poll(self, day: int, hour: int, minute: int = 0) -> None:
+        """Poll at a moment and hand the reading on with its data time, as the poller does."""
+        reading = await self.reading(self.moment(day, hour, minute))
+        assert reading.device_time is not None
+        at = reading.device_time.replace(tzinfo=self.zone)
+        self.keeper.observe(Plant(ps_id=str(PS_ID), name="Home"), at, reading.values)
+
+
+@pytest.fixture
+def live(
+    session: aiohttp.ClientSession,
+    cloud_url: str,
+    ha_url: str,
+    simulator: CloudSimulator,
+    clock: Clock,
+    tmp_path: Path,
+) -> LivePlant:
+    """The test plant polled for a keeper whose progress is in tmp_path/history.json."""
+    file = tmp_path / "history.json"
+    return LivePlant(
+        lambda: keeper_for(session, cloud_url, ha_url, simulator, clock, JsonFile(file)),
+        simulator,
+        clock,
+    )
+
+
+def hour_changes(fake_ha: FakeHomeAssistant, flow: str) -> dict[str, float]:
+    """Return each imported hour's energy (kWh) by its start, as the Energy dashboard shows it."""
+    rows = fake_ha.statistics[statistic_id(str(PS_ID), flow)]
+    starts = sorted(rows)
+    return {
+        later: rows[later]["sum"] - rows[earlier]["sum"]
+        for earlier, later in itertools.pairwise(starts)
+        if datetime.fromisoformat(later) - datetime.fromisoformat(earlier) == timedelta(hours=1)
+    }
+
+
+async def test_todays_hours_come_from_the_polls_and_wait_while_an_earlier_hour_is_missing(
+    live: LivePlant, simulator: CloudSimulator, fake_ha: FakeHomeAssistant
+) -> None:
+    """Started at 10:02: today's hours wait (no spike); from midnight on, every hour at once."""
+    keeper, plant = live.keeper, live
+    solar = statistic_id(str(PS_ID), "solar_production")
+
+    await plant.poll(0, 10, 2)
+    assert await keeper.catch_up() == 2
+    rows_before = set(fake_ha.statistics[solar])
+    asked = len(simulator.calls_to(MINUTES))
+    assert await keeper.import_live_hours() == 0
+    assert len(simulator.calls_to(MINUTES)) == asked + 4  # today's history, once: none kept
+    await plant.poll(0, 10, 57)
+    await plant.poll(0, 11, 2)
+    assert await keeper.import_live_hours() == 0
+    assert set(fake_ha.statistics[solar]) == rows_before  # nothing after the gap
+    assert len(simulator.calls_to(MINUTES)) == asked + 4
+
+    await plant.poll(0, 23, 58)
+    await plant.poll(1, 0, 3)
+    assert await keeper.catch_up() == 1  # the day just ended, from its minute history
+    assert await keeper.import_live_hours() == 1  # the hour ending at midnight
+    for hour in range(1, 14):
+        await plant.poll(1, hour - 1, 57)
+        await plant.poll(1, hour, 2)
+        assert await keeper.import_live_hours() == 1
+
+    truth = {hour: await plant.counters(plant.moment(1, hour)) for hour in range(-24, 14)}
+    for flow in FLOWS:
+        changes = hour_changes(fake_ha, flow.key)
+        for hour in range(-23, 14):
+            start = plant.moment(1, hour - 1).isoformat()
+            made = (truth[hour][flow.point_id] or 0) - (truth[hour - 1][flow.point_id] or 0)
+            # Yesterday's hours are the minute history's (exact), today's the polls'.
+            tolerance = 0.0005 if hour <= 0 else max(made / 1000 * 0.01, 0.001)
+            assert changes[start] == pytest.approx(made / 1000, abs=tolerance), (flow, hour)
+    assert keeper.complete_until[str(PS_ID)] == plant.moment(1, 13)
+
+
+async def test_a_restart_goes_on_with_the_next_hour_and_core_away_loses_no_hour(
+    live: LivePlant, simulator: CloudSimulator, fake_ha: FakeHomeAssistant
+) -> None:
+    """The hour every row is in place up to is kept; hours closed while Core is away wait."""
+    keeper, plant = live.keeper, live
+    await plant.poll(0, 0, 1)
+    await keeper.catch_up()
+    assert await keeper.import_live_hours() == 1
+    assert keeper.file is not None
+    saved = keeper.file.load()
+    assert saved is not None
+    assert saved["plants"][str(PS_ID)]["complete_until"] == plant.moment(0, 0).isoformat()
+
+    restarted = plant.restart()
+    await plant.poll(0, 1, 4)  # the first reading after the restart, 4 minutes late
+    restarted.importer.token = "wrong"  # Core away (its token refused, as after a reinstall)
+    with pytest.raises(HomeAssistantAuthenticationError):
+        await restarted.import_live_hours()
+    await plant.poll(0, 1, 58)
+    await plant.poll(0, 2, 3)
+    restarted.importer.token = HA_TOKEN
+    calls = len(simulator.calls_to(MINUTES))
+
+    assert await restarted.import_live_hours() == 2
+    assert len(simulator.calls_to(MINUTES)) == calls  # no gap: no history asked
+    solar = fake_ha.statistics[statistic_id(str(PS_ID), "solar_production")]
+    assert {plant.moment(0, 0).isoformat(), plant.moment(0, 1).isoformat()} <= set(solar)
+
+
+async def test_a_gap_today_is_filled_at_once_where_the_cloud_keeps_todays_history(
+    live: LivePlant, simulator: CloudSimulator, fake_ha: FakeHomeAssistant
+) -> None:
+    """One client saw today's minute history served: the missed hours are exact at once."""
+    simulator.quirks = Quirks(minute_data_today=True)
+    keeper, plant = live.keeper, live
+    await plant.poll(0, 0, 2)
+    await keeper.catch_up()
+    await keeper.import_live_hours()
+    await plant.poll(0, 7, 3)  # back after a 7-hour outage
+
+    assert await keeper.import_live_hours() == 1
+    truth = {hour: await plant.counters(plant.moment(0, hour)) for hour in range(8)}
+    changes = hour_changes(fake_ha, "solar_production")
+    for hour in range(1, 7):
+        made = (truth[hour]["83024"] or 0) - (truth[hour - 1]["83024"] or 0)
+        assert changes[plant.moment(0, hour - 1).isoformat()] == pytest.approx(
+            made / 1000, abs=0.0005
+        )
+    assert keeper.complete_until[str(PS_ID)] == plant.moment(0, 7)
+
+
+async def test_the_keeper_starts_with_the_first_poll_and_imports_each_closed_hour(
+    live: LivePlant, fake_ha: FakeHomeAssistant
+) -> None:
+    """run() waits for the plants, catches up, and wakes for an hour the polls close."""
+    keeper, plant = live.keeper, live
+    keeper.plants = []
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        await asyncio.Event().wait()  # only a poll wakes it
+
+    keeper.sleep = sleep
+    running = asyncio.create_task(keeper.run())
+    await asyncio.sleep(0.05)
+    assert fake_ha.statistics == {}
+
+    async def settled(check: Callable[[], bool]) -> None:
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            if check():
+                return
+
+    await plant.poll(0, 0, 3)
+    await settled(lambda: keeper.complete_until.get(str(PS_ID)) == plant.moment(0, 0))
+    assert keeper.done[str(PS_ID)]  # the finished days
+    assert sleeps[-1] == 27 * 60  # 00:30: yesterday, imported just after midnight, settled
+
+    keeper.plants.clear()  # as if the plant were new: its days at once, not after midnight
+    keeper.done.clear()
+    await plant.poll(0, 0, 8)
+    await settled(lambda: bool(keeper.done))
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+
+    assert keeper.done[str(PS_ID)]

@@ -51,6 +51,8 @@ def test_defaults_for_optional_settings() -> None:
     assert options.server is Server.EUROPE
     assert options.scan_interval == 300
     assert options.log_level == "info"
+    assert options.history_days == 30
+    assert Options.from_dict(with_(history_days=0)).history_days == 0
 
 
 def test_server_url_overrides_the_region() -> None:
@@ -116,6 +118,9 @@ def test_values_are_trimmed_but_the_password_is_kept_as_typed() -> None:
         ({"scan_interval": 7200}, "Option 'scan_interval' is 7200, outside 60..3600"),
         ({"scan_interval": "often"}, "Option 'scan_interval' must be a whole number"),
         ({"scan_interval": True}, "Option 'scan_interval' must be a whole number"),
+        ({"history_days": -1}, "Option 'history_days' is -1, outside 0..365"),
+        ({"history_days": 400}, "Option 'history_days' is 400, outside 0..365"),
+        ({"history_days": "a month"}, "Option 'history_days' must be a whole number"),
         ({"log_level": "verbose"}, "Option 'log_level' is 'verbose'"),
     ],
 )

@@ -30,6 +30,7 @@ from sungrow.storage import JsonFile
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
     from pathlib import Path
 
     import aiohttp
@@ -548,3 +549,32 @@ async def test_devices_of_the_same_model_get_distinct_ids_and_share_a_call(
     ]
     name = fake_ha.states["sensor.sungrow_shed_s450s_2_active_power"]["attributes"]
     assert name["friendly_name"] == "Shed S450S 2 Active power"
+
+
+async def test_each_plants_own_reading_is_handed_to_the_history_with_its_data_time(
+    session: aiohttp.ClientSession,
+    cloud_url: str,
+    ha_url: str,
+    tmp_path: Path,
+    simulator: CloudSimulator,
+    clock: Clock,
+) -> None:
+    """The plant's lifetime counters and the time of its data, once per cycle; no device's."""
+    seen: list[tuple[str, datetime, dict[str, float | None]]] = []
+    poller = make_poller(
+        session,
+        cloud_url,
+        ha_url,
+        tmp_path,
+        on_plant_reading=lambda plant, at, values: seen.append((plant.ps_id, at, values)),
+        clock=lambda: clock.now.timestamp(),  # noqa: PLW0108 - the clock moves: read it late
+    )
+    clock.now = clock.now.replace(minute=3, second=0)  # between two 5-minute reports
+
+    await poller.run_once()
+
+    assert len(seen) == 1
+    ps_id, at, values = seen[0]
+    assert ps_id == str(PS_ID)
+    assert at == clock.now.replace(minute=0)  # the data's time, not the poll's
+    assert values["83024"] == expected_value(simulator, clock, 83024)

@@ -25,11 +25,12 @@ from conftest import (
     stop_service,
     until,
 )
-from const import HA_TOKEN, PASSWORD, SECRET_KEY
+from const import HA_TOKEN, PASSWORD, PS_ID, SECRET_KEY
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from conftest import Clock
     from fake_homeassistant import FakeHomeAssistant
 
     from sungrow.simulator import CloudSimulator
@@ -295,6 +296,28 @@ async def test_the_service_stops_on_sigterm_with_exit_0(
     assert not (tmp_path / "data" / "heartbeat").exists()
 
 
+async def test_the_service_keeps_the_history_beside_the_polls(
+    tmp_path: Path,
+    options: dict[str, Any],
+    ha_url: str,
+    fake_ha: FakeHomeAssistant,
+    clock: Clock,
+) -> None:
+    """In the loop, the history task imports the finished day and stops with the service."""
+    clock.now = datetime.now(UTC)
+    solar = f"sungrow_isolarcloud:{PS_ID}_solar_production"
+    process = await start_service(tmp_path, {**options, "history_days": 1}, {"HA_API_URL": ha_url})
+    try:
+        progress = tmp_path / "data" / "history.json"
+        await until(lambda: progress.exists() and '"done":["' in progress.read_text(), 20)
+    finally:
+        log = await stop_service(process)
+
+    assert len(fake_ha.statistics[solar]) >= 23
+    assert "Imported the hourly energy of 1 day(s) into the statistics" in log
+    assert log.rstrip().endswith("INFO Stopped")
+
+
 async def test_a_dip_and_a_null_are_held_across_a_restart(
     run_addon: RunAddon,
     options: dict[str, Any],
@@ -411,3 +434,43 @@ async def test_the_add_on_reports_started_within_seconds(
     # "Started" within 10 s, also on a Docker before 25 (no start interval).
     assert first_check <= 10
     assert int(flags["interval"]) <= 10
+
+
+async def test_once_imports_the_last_days_of_history_once(
+    run_addon: RunAddon,
+    options: dict[str, Any],
+    fake_ha: FakeHomeAssistant,
+    simulator: CloudSimulator,
+    clock: Clock,
+) -> None:
+    """history_days 2: both finished days in the statistics; a second run asks for no day again."""
+    clock.now = datetime.now(UTC)
+    today = simulator.plants[0].local_time(clock.now).strftime("%Y%m%d")
+    minutes = "/openapi/getDevicePointMinuteDataList"
+
+    first = await run_addon("--once", options={**options, "history_days": 2})
+
+    assert first.returncode == 0, first.stderr
+    assert "Imported the hourly energy of 2 finished day(s)" in first.stderr
+    assert set(fake_ha.statistics) == {
+        f"sungrow_isolarcloud:{PS_ID}_{flow}"
+        for flow in (
+            "solar_production",
+            "grid_import",
+            "grid_export",
+            "battery_charge",
+            "battery_discharge",
+        )
+    }
+    assert all(len(rows) >= 47 for rows in fake_ha.statistics.values())
+    imported = json.loads(json.dumps(fake_ha.statistics))
+    asked = len(simulator.calls_to(minutes))
+
+    second = await run_addon("--once", options={**options, "history_days": 2})
+
+    assert second.returncode == 0, second.stderr
+    assert "Imported the hourly energy of 0 finished day(s)" in second.stderr
+    again = simulator.calls_to(minutes)[asked:]
+    assert all(call.body and call.body["start_time_stamp"] >= today for call in again)
+    for ident, rows in imported.items():  # every hour imported before is as it was
+        assert {start: fake_ha.statistics[ident][start] for start in rows} == rows

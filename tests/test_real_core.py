@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import pathlib
 import re
 import signal
 import sys
@@ -24,14 +25,17 @@ from conftest import ADDON_DIR
 from const import PS_ID
 from real_core import RealCore, energy_prefs, find_python
 
-from sungrow.history.hourly import HourRow
+from sungrow.history.hourly import FLOWS, HourRow
 from sungrow.history.statistics import StatisticsImporter, statistic_id
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
     from pathlib import Path
 
+    from conftest import Clock
     from mosquitto import Mosquitto
+
+    from sungrow.simulator import CloudSimulator
 
 pytestmark = [pytest.mark.slow]
 
@@ -91,7 +95,11 @@ def explained(core: RealCore, addon_log: Path | None = None) -> Iterator[None]:
 
 
 async def start_addon(
-    core: RealCore, options: dict[str, Any], tmp_path: Path, *args: str
+    core: RealCore,
+    options: dict[str, Any],
+    tmp_path: Path,
+    *args: str,
+    extra_env: dict[str, str] | None = None,
 ) -> asyncio.subprocess.Process:
     """Start `python3 -m sungrow` against Core, logging to tmp_path/addon.log."""
     options_file = tmp_path / "options.json"
@@ -111,6 +119,7 @@ async def start_addon(
                 "HA_API_URL": core.api_url,
                 "SUPERVISOR_URL": core.base_url,  # no MQTT service there: the REST mode
                 "SUPERVISOR_TOKEN": core.token,
+                **(extra_env or {}),
             },
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log,
@@ -118,9 +127,14 @@ async def start_addon(
         )
 
 
-async def run_once(core: RealCore, options: dict[str, Any], tmp_path: Path) -> int:
+async def run_once(
+    core: RealCore,
+    options: dict[str, Any],
+    tmp_path: Path,
+    extra_env: dict[str, str] | None = None,
+) -> int:
     """Run `python3 -m sungrow --once` against Core; return its exit code."""
-    process = await start_addon(core, options, tmp_path, "--once")
+    process = await start_addon(core, options, tmp_path, "--once", extra_env=extra_env)
     try:
         return await asyncio.wait_for(process.wait(), 60)
     finally:
@@ -449,3 +463,152 @@ async def test_imported_hours_come_back_from_the_recorder_exactly_once(core: Rea
         "sungrow_isolarcloud",
         "kWh",
     )
+
+
+FLOW_POINTS = {flow.key: int(flow.point_id) for flow in FLOWS}
+HISTORY_IDS = [statistic_id(str(PS_ID), flow) for flow in FLOW_POINTS]
+IMPORTED = re.compile(r"Imported the hourly energy of (\d+) finished day\(s\) and (\d+) hour")
+
+
+def libfaketime() -> Path | None:
+    """Return Debian's libfaketime (the `faketime` package), if installed."""
+    return next(iter(sorted(pathlib.Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
+
+
+class PlantTime:
+    """The simulated plant's wall time, its true counters, and the program living in it."""
+
+    def __init__(self, simulator: CloudSimulator, clock: Clock, library: Path) -> None:
+        """Count days back from the plant's yesterday (always in the past, also just after 0:00)."""
+        self.plant, self.clock, self.library = simulator.plants[0], clock, library
+        self.zone = self.plant.timezone
+        today = datetime.now(self.zone).date()
+        self.last_day = datetime(today.year, today.month, today.day) - timedelta(days=1)  # noqa: DTZ001
+
+    def at(self, day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+        """Return a plant-local moment `day` days after the last day (<= 0), aware, in UTC."""
+        naive = self.last_day + timedelta(days=day, hours=hour, minutes=minute, seconds=second)
+        return naive.replace(tzinfo=self.zone).astimezone(UTC)
+
+    def counter(self, moment: datetime, flow: str) -> float:
+        """Return a flow's lifetime counter (kWh) at a moment: the simulator's truth."""
+        snapshot = self.plant.household.snapshot(moment.astimezone(self.zone))
+        return float(self.plant.devices[0].points[FLOW_POINTS[flow]](snapshot)) / 1000  # type: ignore[arg-type]
+
+    def living_at(self, moment: datetime) -> dict[str, str]:
+        """Set the cloud's clock to `moment`; return the environment that sets the program's."""
+        self.clock.now = moment
+        return {
+            "LD_PRELOAD": str(self.library),
+            "FAKETIME": f"{round(moment.timestamp() - time.time()):+d}",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        }
+
+
+async def hourly_changes(core: RealCore, start: datetime) -> dict[str, dict[datetime, float]]:
+    """Return each history statistic's hourly change (kWh) by hour start, from `start` on."""
+    found = await core.ws_command(
+        "recorder/statistics_during_period",
+        start_time=start.isoformat(),
+        statistic_ids=HISTORY_IDS,
+        period="hour",
+        types=["change"],
+    )
+    return {
+        ident: {datetime.fromtimestamp(row["start"] / 1000, UTC): row["change"] for row in rows}
+        for ident, rows in found.items()
+    }
+
+
+async def settled_changes(
+    core: RealCore, start: datetime, last_start: datetime
+) -> dict[str, dict[datetime, float]]:
+    """Wait until every statistic has its row of `last_start` (imports are queued)."""
+    async with asyncio.timeout(30):
+        while True:
+            changes = await hourly_changes(core, start)
+            if len(changes) == len(FLOW_POINTS) and all(last_start in c for c in changes.values()):
+                return changes
+            await asyncio.sleep(0.5)
+
+
+async def test_the_energy_dashboards_hours_are_the_plants_from_the_first_day_and_across_outages(
+    core: RealCore,
+    options: dict[str, Any],
+    simulator: CloudSimulator,
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    """history_days 7, then a 6-hour outage: every hour as the simulator made it, none twice.
+
+    The program runs at chosen moments of past days (libfaketime), the cloud with it; the
+    statistics come back from Core's recorder.
+    """
+    library = libfaketime()
+    if library is None:
+        pytest.skip("no libfaketime here: ./scripts/test installs it (apt-get install faketime)")
+    days = PlantTime(simulator, clock, library)
+    settings = {**options, "history_days": 7}
+    log = tmp_path / "addon.log"
+
+    async def live_at(moment: datetime) -> tuple[int, int]:
+        assert await run_once(core, settings, tmp_path, days.living_at(moment)) == 0
+        found = IMPORTED.findall(log.read_text(encoding="utf-8"))
+        return int(found[-1][0]), int(found[-1][1])
+
+    with explained(core, log):
+        # First start just after midnight: the last 7 days, and the hour that just ended.
+        assert await live_at(days.at(-2, 0, 0, 20)) == (7, 1)
+        changes = await settled_changes(core, days.at(-9, 0), days.at(-3, 23))
+        for flow in FLOW_POINTS:
+            hours = changes[statistic_id(str(PS_ID), flow)]
+            for hour in range(7 * 24):
+                start = days.at(-9, hour)
+                made = days.counter(start + timedelta(hours=1), flow) - days.counter(start, flow)
+                assert hours[start] == pytest.approx(made, rel=0.001, abs=0.001), (flow, start)
+
+        # Away from 00:00 to 06:00: the hours after the gap wait instead of a spike at 06:00.
+        assert await live_at(days.at(-2, 6, 0, 20)) == (1, 0)  # the day before, settled now
+        await asyncio.sleep(2)
+        assert max((await hourly_changes(core, days.at(-3, 0)))[HISTORY_IDS[0]]) == days.at(-3, 23)
+
+        # After midnight the day's minute history gives every hour, the missed ones too; the
+        # next day's gives its last hour.
+        assert await live_at(days.at(-1, 0, 30, 20)) == (1, 0)
+        assert await live_at(days.at(0, 0, 30, 20)) == (1, 0)
+        changes = await settled_changes(core, days.at(-2, 0), days.at(-2, 23))
+        for flow in FLOW_POINTS:
+            hours = changes[statistic_id(str(PS_ID), flow)]
+            for hour in range(24):
+                start = days.at(-2, hour)
+                made = days.counter(start + timedelta(hours=1), flow) - days.counter(start, flow)
+                assert hours[start] == pytest.approx(made, rel=0.01, abs=0.001), (flow, hour)
+            day = days.counter(days.at(-1, 0), flow) - days.counter(days.at(-2, 0), flow)
+            total = sum(hours[days.at(-2, hour)] for hour in range(24))
+            assert total == pytest.approx(day, abs=0.0015), flow
+
+        # A second start imports nothing again, and asks the cloud for no history.
+        minute_calls = len(simulator.calls_to("/openapi/getDevicePointMinuteDataList"))
+        before = await hourly_changes(core, days.at(-9, 0))
+        assert await live_at(days.at(0, 0, 30, 20)) == (0, 0)
+        assert len(simulator.calls_to("/openapi/getDevicePointMinuteDataList")) == minute_calls
+        await asyncio.sleep(2)
+        assert await hourly_changes(core, days.at(-9, 0)) == before
+
+        issues = await core.ws_command("recorder/validate_statistics")
+        assert not {ident: found for ident, found in issues.items() if ident in HISTORY_IDS}
+        await core.ws_command("energy/save_prefs", **history_energy_prefs())
+        validation = await core.ws_command("energy/validate")
+        assert validation["energy_sources"] == [[], [], []]
+
+
+def history_energy_prefs() -> dict[str, Any]:
+    """Return Energy dashboard preferences with the history statistics, as DOCS.md names them."""
+    prefs = energy_prefs(PLANT)
+    grid, solar, battery = prefs["energy_sources"]
+    grid["flow_from"][0]["stat_energy_from"] = statistic_id(str(PS_ID), "grid_import")
+    grid["flow_to"][0]["stat_energy_to"] = statistic_id(str(PS_ID), "grid_export")
+    solar["stat_energy_from"] = statistic_id(str(PS_ID), "solar_production")
+    battery["stat_energy_from"] = statistic_id(str(PS_ID), "battery_discharge")
+    battery["stat_energy_to"] = statistic_id(str(PS_ID), "battery_charge")
+    return prefs

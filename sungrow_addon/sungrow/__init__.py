@@ -1,3 +1,3 @@
 """Sungrow iSolarCloud for Home Assistant: an add-on that polls the iSolarCloud Open API."""
 
-__version__ = "0.10.0"
+__version__ = "0.11.0"

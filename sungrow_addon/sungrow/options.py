@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 LOG_LEVELS = ("debug", "info", "warning", "error")
 PUBLISH_MODES = ("auto", "mqtt", "rest")
 SCAN_INTERVAL_RANGE = (60, 3600)
+HISTORY_DAYS_DEFAULT = 30
+HISTORY_DAYS_MAX = 365
 
 # Where each value is found, so that every complaint about an option can say it.
 _WHERE = {
@@ -50,6 +52,7 @@ _WHERE = {
     "log_level": "one of " + ", ".join(LOG_LEVELS),
     "publish": "one of " + ", ".join(PUBLISH_MODES) + " (auto: MQTT when a broker is known)",
     "controls": "true (settings from Home Assistant, MQTT mode only) or false",
+    "history_days": f"a whole number of days from 0 (no history) to {HISTORY_DAYS_MAX}",
     "mqtt_url": "mqtt://user:password@host:1883 (mqtts:// for TLS), or leave it empty to use "
     "the Mosquitto broker add-on",
 }
@@ -76,6 +79,7 @@ class Options:
     publish: str = "auto"
     mqtt_url: str | None = field(default=None, repr=False)
     controls: bool = False
+    history_days: int = HISTORY_DAYS_DEFAULT
 
     @property
     def uses_account(self) -> bool:
@@ -123,6 +127,7 @@ class Options:
             publish=_choice(data, "publish", PUBLISH_MODES, default="auto"),
             mqtt_url=_mqtt_url(data),
             controls=_flag(data, "controls"),
+            history_days=_history_days(data),
         )
 
 
@@ -296,16 +301,24 @@ def _is_loopback(host: str) -> bool:
 
 
 def _scan_interval(data: dict[str, Any]) -> int:
-    value = data.get("scan_interval")
+    return _whole_number(data, "scan_interval", 300, SCAN_INTERVAL_RANGE)
+
+
+def _history_days(data: dict[str, Any]) -> int:
+    return _whole_number(data, "history_days", HISTORY_DAYS_DEFAULT, (0, HISTORY_DAYS_MAX))
+
+
+def _whole_number(data: dict[str, Any], name: str, default: int, bounds: tuple[int, int]) -> int:
+    value = data.get(name)
     if value is None:
-        return 300
+        return default
     if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _invalid("scan_interval", "must be a whole number")
-    low, high = SCAN_INTERVAL_RANGE
+        raise _invalid(name, "must be a whole number")
+    low, high = bounds
     if not low <= value <= high:
-        raise _invalid("scan_interval", f"is {value}, outside {low}..{high}")
+        raise _invalid(name, f"is {value}, outside {low}..{high}")
     return value
 
 

@@ -34,6 +34,7 @@ from sungrow.timezones import zone as time_zone
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
+    from datetime import tzinfo
 
     from sungrow.cloud.client import ISolarCloud
     from sungrow.cloud.models import Device, Plant
@@ -118,6 +119,8 @@ class Poller:
     extra_points: Callable[[int], Collection[str]] = lambda _device_type: ()
     discovery: Discovery | None = None
     on_discovery: Callable[[Discovery], None] | None = None
+    # Given each plant's own reading (its data time, its values by point id): the history.
+    on_plant_reading: Callable[[Plant, datetime, dict[str, float | None]], None] | None = None
     clock: Callable[[], float] = time.time
     expect_progress: Callable[[float], None] = lambda _seconds: None
 
@@ -145,6 +148,11 @@ class Poller:
             freshness=self.freshness or Freshness(scan_interval=self.scan_interval),
             timezone=fallback_zone(),
         )
+
+    @property
+    def timezone(self) -> tzinfo:
+        """Return the plants' time zone (Home Assistant's, once it has told)."""
+        return self._builder.timezone
 
     async def run_once(self) -> CycleReport:
         """Run one full cycle and publish what it fetched.
@@ -250,6 +258,9 @@ class Poller:
             if source.device is None and source.data_time is None:
                 # OAuth2's plant rows carry no time: the plant's data is as new as its devices'.
                 timed = source._replace(data_time=device_times.get(source.plant.ps_id))
+            if source.device is None and self.on_plant_reading is not None:
+                at = timed.data_time or datetime.fromtimestamp(now, UTC)
+                self.on_plant_reading(source.plant, at, source.reading.values)
             states += self._builder.reading_states(timed, points, now=now)
         return states
 

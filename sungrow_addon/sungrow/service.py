@@ -25,9 +25,12 @@ from sungrow.exceptions import (
     SungrowAddonError,
 )
 from sungrow.health import HEARTBEAT_FILE, Heartbeat
+from sungrow.history.keeper import HistoryKeeper
+from sungrow.history.statistics import StatisticsImporter
 from sungrow.poller import Poller
 from sungrow.publish.broker import DEFAULT_SUPERVISOR_URL
 from sungrow.publish.choice import Place, Publishing, choose
+from sungrow.publish.rest import websocket_url
 from sungrow.states.freshness import Freshness
 from sungrow.states.guard import CounterGuard
 from sungrow.states.naming import EntityNames
@@ -113,6 +116,11 @@ async def run(
         if not options.uses_account and not _oauth_ready(poller, options):
             return EXIT_BAD_CONFIGURATION
         panel = _control_panel(options, poller, publishing.publisher, folder)
+        keeper = (
+            _history_keeper(options, environment, poller, folder, session)
+            if publisher_factory is None
+            else None
+        )
         background = (
             asyncio.create_task(supervised("Publishing", publishing.background))
             if publishing.background is not None
@@ -123,9 +131,14 @@ async def run(
             if panel is not None and not once
             else None
         )
+        history = (
+            asyncio.create_task(supervised("History", keeper.run))
+            if keeper is not None and not once
+            else None
+        )
         try:
             if once:
-                return await _run_once(poller, publishing)
+                return await _run_once(poller, publishing, keeper)
             heartbeat = Heartbeat(environment.data_dir / HEARTBEAT_FILE)
             poller.expect_progress = heartbeat.expect_within
             try:
@@ -136,7 +149,7 @@ async def run(
         finally:
             if publishing.close is not None:
                 await publishing.close()
-            for task in (background, controlling):
+            for task in (background, controlling, history):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -170,6 +183,33 @@ def _control_panel(
     publisher.controls = panel
     poller.controls = panel
     return panel
+
+
+def _history_keeper(
+    options: Options,
+    environment: Environment,
+    poller: Poller,
+    folder: DataFolder,
+    session: ClientSession,
+) -> HistoryKeeper | None:
+    """Return the keeper of the hourly statistics, fed by the polls ('history_days' > 0)."""
+    if not options.history_days or environment.supervisor_token is None:
+        return None
+    file = folder.file("history.json")
+    keeper = HistoryKeeper.from_dict(
+        _load_state("history progress", file.load) or {},
+        cloud=poller.cloud,
+        importer=StatisticsImporter(
+            session=session,
+            url=websocket_url(environment.api_url),
+            token=environment.supervisor_token,
+        ),
+        days=options.history_days,
+        zone=lambda: poller.timezone,
+        file=file,
+    )
+    poller.on_plant_reading = keeper.observe
+    return keeper
 
 
 def build_poller(  # noqa: PLR0913 - the wiring's one place that knows every piece
@@ -298,7 +338,7 @@ def _oauth_ready(poller: Poller, options: Options) -> bool:
     return True
 
 
-async def _run_once(poller: Poller, publishing: Publishing) -> int:
+async def _run_once(poller: Poller, publishing: Publishing, keeper: HistoryKeeper | None) -> int:
     if poller.backoff.remaining(poller.clock()):
         _LOGGER.error("%s", poller.refused_before())
         return EXIT_CREDENTIALS_REJECTED
@@ -325,6 +365,18 @@ async def _run_once(poller: Poller, publishing: Publishing) -> int:
         report.plants,
         report.devices,
     )
+    if keeper is not None:
+        try:
+            days = await keeper.catch_up()
+            hours = await keeper.import_live_hours()
+        except SungrowAddonError as err:
+            _LOGGER.warning("Importing the history failed (%s)", err)
+        else:
+            _LOGGER.info(
+                "Imported the hourly energy of %d finished day(s) and %d hour(s) of today",
+                days,
+                hours,
+            )
     return EXIT_OK
 
 

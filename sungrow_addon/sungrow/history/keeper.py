@@ -1,11 +1,19 @@
-"""The history keeper: every finished day of the last `days`, as hourly statistics, once.
+"""The history keeper: the plants' hourly energy as statistics, for every hour, once.
 
-For each plant and each day not imported yet (oldest first), it reads the day's minute history
-of the plant's lifetime counters (about 9 calls), turns it into hourly rows and imports them.
-A day the cloud had no data for (an outage of the cloud itself) stays to be done. What is done,
-and each flow's anchor (its counter where the series starts), is kept in the data folder, so a
-restart imports nothing twice. The calls wait while the last hour's calls exceed half the
-hourly budget: the live polling always comes first.
+Finished days: for each plant and each day of the last `days` not imported yet (oldest first),
+it reads the day's minute history of the plant's lifetime counters (about 9 calls), turns it
+into hourly rows and imports them; after each midnight it imports the day just ended, which
+makes its hours exact. A day the cloud had no data for stays to be done.
+
+Today: each full hour the polls close (live.py) is imported at once, as long as every earlier
+hour has its row. After a gap (the add-on, the network or the cloud was away), the missed hours
+are asked of the minute history; the cloud keeps none of the current day, so until midnight
+the hours after the gap wait: a row after a gap would book the whole gap into one hour.
+
+What is done, each flow's anchor (its counter where the series starts) and the hour up to
+which every row is in place are kept in the data folder, so a restart imports nothing twice.
+The calls wait while the last hour's calls exceed half the hourly budget: the live polling
+always comes first.
 """
 
 from __future__ import annotations
@@ -14,12 +22,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sungrow.cloud.transport import HOURLY_CALL_BUDGET
 from sungrow.exceptions import HomeAssistantError, ISolarCloudError
-from sungrow.history.hourly import FLOWS, counters_on_the_hour, hour_rows
+from sungrow.history.hourly import FLOWS, HOUR, HourRow, counters_on_the_hour, hour_rows
+from sungrow.history.live import Boundary, LiveCounters
 from sungrow.history.statistics import statistic_id
 
 if TYPE_CHECKING:
@@ -34,11 +43,14 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 CALL_SHARE = HOURLY_CALL_BUDGET // 2  # history waits while the last hour's calls reach this
 RETRY_AFTER = 3600.0
+# How long after its end a day's minute history is taken as complete.
+SETTLE = timedelta(minutes=30)
+MAX_WAITING = 48  # hours closed by the polls that wait for a gap before them to be filled
 
 
 @dataclass(kw_only=True)
 class HistoryKeeper:
-    """Imports the plants' finished days into Home Assistant's statistics."""
+    """Keeps the plants' hourly energy statistics: the finished days, and today's hours."""
 
     cloud: ISolarCloud
     importer: StatisticsImporter
@@ -51,6 +63,13 @@ class HistoryKeeper:
     # ps_id -> flow key -> counter (Wh) where its sums start; ps_id -> days imported (ISO)
     anchors: dict[str, dict[str, float]] = field(default_factory=dict)
     done: dict[str, set[str]] = field(default_factory=dict)
+    # ps_id -> the latest full hour (UTC) up to which every hour has its row
+    complete_until: dict[str, datetime] = field(default_factory=dict)
+    _live: LiveCounters = field(default_factory=LiveCounters, init=False)
+    _waiting: dict[str, dict[datetime, dict[str, float]]] = field(default_factory=dict, init=False)
+    _gap_asked: dict[str, datetime] = field(default_factory=dict, init=False)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _catch_up_now: bool = field(default=False, init=False)
     _failing: str | None = field(default=None, init=False)
 
     @classmethod
@@ -70,81 +89,201 @@ class HistoryKeeper:
             keeper.done[str(ps_id)] = {
                 day for day in (days if isinstance(days, list) else ()) if _is_day(day)
             }
+            until = _hour(entry.get("complete_until"))
+            if until is not None:
+                keeper.complete_until[str(ps_id)] = until
         return keeper
 
+    def observe(self, plant: Plant, at: datetime, values: dict[str, float | None]) -> None:
+        """Note a poll's reading of a plant (its data time, its values by point id)."""
+        if plant.ps_id not in {known.ps_id for known in self.plants}:
+            self.plants.append(plant)
+            self._catch_up_now = True  # a plant added: its days at once
+            self._wake.set()
+        boundary = self._live.observe(plant.ps_id, at, values)
+        if boundary is not None and boundary.at > self.complete_until.get(plant.ps_id, _EPOCH):
+            waiting = self._waiting.setdefault(plant.ps_id, {})
+            waiting[boundary.at] = boundary.counters
+            for old in sorted(waiting)[:-MAX_WAITING]:
+                del waiting[old]
+            self._wake.set()
+
+    async def import_live_hours(self) -> int:
+        """Import the hours the polls closed whose earlier hours all have rows; return how many.
+
+        Before the first hour after a gap, the gap is asked of the minute history once.
+        """
+        imported = 0
+        for plant in list(self.plants):
+            waiting = self._waiting.get(plant.ps_id, {})
+            for at in sorted(waiting):
+                until = self.complete_until.get(plant.ps_id)
+                if until is not None and at <= until:
+                    del waiting[at]  # the minute history gave this hour meanwhile
+                    continue
+                if (
+                    until is not None
+                    and at - HOUR > until
+                    and self._gap_asked.get(plant.ps_id) != until
+                ):
+                    self._gap_asked[plant.ps_id] = until
+                    await self._wait_for_budget()
+                    if await self._import_span(plant, until, at):
+                        self._save()
+                    until = self.complete_until.get(plant.ps_id)
+                if until is not None and at - HOUR > until:
+                    break  # the gap stays: after midnight, the day's history fills it
+                await self._import_boundary(plant, Boundary(at, waiting[at]))
+                del waiting[at]
+                self._save()
+                imported += 1
+        return imported
+
     async def catch_up(self) -> int:
-        """Import every missing finished day of the window, oldest first; return how many."""
-        today = datetime.fromtimestamp(self.clock(), self.zone()).date()
+        """Import every missing finished day of the window, oldest first; return how many.
+
+        A day is done once imported after SETTLE past its end; imported sooner (a start just
+        after midnight), it is imported again when settled, as the cloud may still add to it.
+        """
+        now = datetime.fromtimestamp(self.clock(), self.zone())
         imported = 0
         for plant in list(self.plants):
             for back in range(self.days, 0, -1):
-                day = today - timedelta(days=back)
+                day = now.date() - timedelta(days=back)
                 if day.isoformat() in self.done.get(plant.ps_id, set()):
                     continue
                 await self._wait_for_budget()
-                if await self._import_day(plant, day):
+                settled = now.replace(tzinfo=None) >= _midnight_after(day) + SETTLE
+                if await self._import_day(plant, day, settled=settled):
                     imported += 1
         return imported
 
     async def run(self) -> None:
-        """Catch up now, then after each midnight (and an hour after a failure)."""
+        """Catch up at once and after each midnight; import each hour the polls close.
+
+        It starts when the polls have found the plants. A failure is tried again an hour later.
+        """
+        if not self.plants:
+            await self._wake.wait()
+        catch_up_at = self.clock()
         while True:
+            self._wake.clear()
             try:
-                imported = await self.catch_up()
+                if self._catch_up_now or self.clock() >= catch_up_at:
+                    self._catch_up_now = False
+                    catch_up_at = self.clock() + RETRY_AFTER
+                    imported = await self.catch_up()
+                    catch_up_at = self.clock() + self._until_after_midnight()
+                    if imported:
+                        _LOGGER.info(
+                            "Imported the hourly energy of %d day(s) into the statistics",
+                            imported,
+                        )
+                await self.import_live_hours()
             except (ISolarCloudError, HomeAssistantError) as err:
                 if self._failing is None:
                     _LOGGER.warning(
                         "Importing the history failed (%s); trying again in an hour", err
                     )
                 self._failing = str(err)
-                await self.sleep(RETRY_AFTER)
+                await self._pause(RETRY_AFTER)
                 continue
             if self._failing is not None:
                 _LOGGER.info("Importing the history works again")
                 self._failing = None
-            if imported:
-                _LOGGER.info(
-                    "Imported the hourly energy of %d day(s) into the statistics", imported
-                )
-            await self.sleep(self._until_after_midnight())
+            await self._pause(max(catch_up_at - self.clock(), 0.0))
 
-    async def _import_day(self, plant: Plant, day: date) -> bool:
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds`, or less if a poll closes an hour meanwhile."""
+        sleeping = asyncio.ensure_future(self.sleep(seconds))
+        waking = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeping, waking}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waking.cancel()
+            if not sleeping.done():
+                sleeping.cancel()
+            else:
+                sleeping.result()
+
+    async def _import_day(self, plant: Plant, day: date, *, settled: bool) -> bool:
+        start = datetime(day.year, day.month, day.day, tzinfo=self.zone())
+        if not await self._import_span(plant, start, start + timedelta(days=1)):
+            return False
+        if settled:
+            self.done.setdefault(plant.ps_id, set()).add(day.isoformat())
+        self._save()
+        return True
+
+    async def _import_span(self, plant: Plant, start: datetime, end: datetime) -> bool:
+        """Import the hours whose ends the minute history of [start, end] holds; False: none."""
         zone = self.zone()
-        start = datetime(day.year, day.month, day.day)  # noqa: DTZ001 - plant-local wall time
+        local_start, local_end = (
+            moment.astimezone(zone).replace(tzinfo=None) for moment in (start, end)
+        )
         frames = (
             await self.cloud.minute_data(
-                [plant.ps_key], [flow.point_id for flow in FLOWS], start, start + timedelta(days=1)
+                [plant.ps_key], [flow.point_id for flow in FLOWS], local_start, local_end
             )
         ).get(plant.ps_key, [])
         anchors = self.anchors.setdefault(plant.ps_id, {})
         series = []
+        ends: set[datetime] = set()
         for flow in FLOWS:
             counters = counters_on_the_hour(frames, flow.point_id, zone)
             if not counters:
-                continue  # the plant has no such flow, or the cloud kept none of that day
+                continue  # the plant has no such flow, or the cloud kept none of that time
             anchor = anchors.setdefault(flow.key, min(counters.values()))
-            name = f"{plant.name} {flow.name.lower()}"
-            series.append((statistic_id(plant.ps_id, flow.key), name, hour_rows(counters, anchor)))
+            rows = hour_rows(counters, anchor)
+            ends.update(row.start + HOUR for row in rows)
+            series.append(self._series(plant, flow.key, flow.name, rows))
         if not series:
             return False
         await self.importer.import_hours(series)
-        self.done.setdefault(plant.ps_id, set()).add(day.isoformat())
-        self._save(day)
+        self._complete(plant, max(ends, default=None))
         return True
+
+    async def _import_boundary(self, plant: Plant, boundary: Boundary) -> None:
+        """Import the hour ending at `boundary.at`, from the polls' counters."""
+        anchors = self.anchors.setdefault(plant.ps_id, {})
+        series = []
+        for flow in FLOWS:
+            value = boundary.counters.get(flow.point_id)
+            if value is None:
+                continue
+            anchor = anchors.setdefault(flow.key, value)
+            rows = hour_rows({boundary.at: value}, anchor)
+            series.append(self._series(plant, flow.key, flow.name, rows))
+        await self.importer.import_hours(series)
+        self._complete(plant, boundary.at)
+
+    @staticmethod
+    def _series(
+        plant: Plant, key: str, name: str, rows: list[HourRow]
+    ) -> tuple[str, str, list[HourRow]]:
+        return statistic_id(plant.ps_id, key), f"{plant.name} {name.lower()}", rows
+
+    def _complete(self, plant: Plant, until: datetime | None) -> None:
+        """Note that every hour up to `until` has its row (if it is later than known)."""
+        if until is not None and until > self.complete_until.get(plant.ps_id, _EPOCH):
+            self.complete_until[plant.ps_id] = until
 
     async def _wait_for_budget(self) -> None:
         while self.cloud.gateway.calls.last_hour(time.time()) >= CALL_SHARE:
             await self.sleep(60.0)
 
     def _until_after_midnight(self) -> float:
-        """Return the seconds until 00:30 tomorrow, plant time (the day's data is complete)."""
-        now = datetime.fromtimestamp(self.clock(), self.zone())
-        next_run = (now + timedelta(days=1)).replace(hour=0, minute=30, second=0, microsecond=0)
+        """Return the seconds until the next SETTLE past a midnight, plant time."""
+        now = datetime.fromtimestamp(self.clock(), self.zone()).replace(tzinfo=None)
+        next_run = _midnight_after(now.date() - timedelta(days=1)) + SETTLE
+        if next_run <= now:
+            next_run += timedelta(days=1)
         return max((next_run - now).total_seconds(), 60.0)
 
-    def _save(self, latest: date) -> None:
+    def _save(self) -> None:
         """Keep the progress; days older than the window are forgotten."""
-        oldest = (latest - timedelta(days=self.days + 1)).isoformat()
+        today = datetime.fromtimestamp(self.clock(), self.zone()).date()
+        oldest = (today - timedelta(days=self.days + 1)).isoformat()
         for days in self.done.values():
             days.difference_update({day for day in days if day < oldest})
         if self.file is not None:
@@ -154,11 +293,35 @@ class HistoryKeeper:
                         ps_id: {
                             "anchors": self.anchors.get(ps_id, {}),
                             "done": sorted(self.done.get(ps_id, set())),
+                            "complete_until": until.isoformat()
+                            if (until := self.complete_until.get(ps_id))
+                            else None,
                         }
-                        for ps_id in sorted(set(self.anchors) | set(self.done))
+                        for ps_id in sorted(
+                            set(self.anchors) | set(self.done) | set(self.complete_until)
+                        )
                     }
                 }
             )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _midnight_after(day: date) -> datetime:
+    """Return the plant-local wall time at which `day` ends."""
+    return datetime(day.year, day.month, day.day) + timedelta(days=1)  # noqa: DTZ001 - wall time
+
+
+def _hour(value: object) -> datetime | None:
+    """Return a saved full hour (aware ISO text), None when it does not parse."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else None
 
 
 def _is_day(value: object) -> bool:

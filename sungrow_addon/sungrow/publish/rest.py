@@ -61,8 +61,8 @@ class HomeAssistant:
 
     @property
     def websocket_url(self) -> str:
-        """Return the websocket API next to the REST API (http→ws, https→wss)."""
-        return re.sub(r"^http", "ws", self.api_url) + "/websocket"
+        """Return the websocket API next to the REST API."""
+        return websocket_url(self.api_url)
 
     async def describe(self, sensors: Sequence[Sensor]) -> None:
         """Do nothing: a REST-created state describes itself with its attributes."""
@@ -205,3 +205,8 @@ def _address(url: str) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def websocket_url(api_url: str) -> str:
+    """Return the websocket API next to a REST API (http→ws, https→wss)."""
+    return re.sub(r"^http", "ws", api_url) + "/websocket"
