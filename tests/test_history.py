@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import account_cloud
+from conftest import account_cloud, oauth_cloud
 from const import HA_TOKEN, PLANT_PS_KEY, PS_ID
 
 from sungrow.cloud.models import Frame, Plant, Reading, wire_fields
@@ -142,6 +142,68 @@ async def test_the_simulator_keeps_the_portals_limits(
 
     with pytest.raises(ISolarCloudResponseError, match=problem):
         await cloud._call(MINUTES, body)  # a raw call on purpose
+
+
+DAYS = "/openapi/getDevicePointsDayMonthYearDataList"
+
+
+async def test_the_days_values_are_what_the_minute_history_held(
+    session: aiohttp.ClientSession, cloud_url: str, simulator: CloudSimulator, clock: Clock
+) -> None:
+    """Peak of a daily counter: the day's energy; the lifetime counter's rise agrees; no today."""
+    cloud = account_cloud(session, cloud_url)
+    yesterday = local(clock, simulator, 1, 0)
+    body = {
+        "ps_key_list": [PLANT_PS_KEY],
+        "data_point": "p83022,p83024",
+        "query_type": "1",
+        "data_type": "2",
+        "start_time": (yesterday - timedelta(days=1)).strftime("%Y%m%d"),
+        "end_time": (yesterday + timedelta(days=1)).strftime("%Y%m%d"),  # today: left out
+    }
+
+    days = (await cloud._call(DAYS, body))[PLANT_PS_KEY]  # no client method yet: raw on purpose
+
+    assert [row["time_stamp"] for row in days["p83022"]] == [
+        (yesterday - timedelta(days=1)).strftime("%Y%m%d"),
+        yesterday.strftime("%Y%m%d"),
+    ]
+    frames = (
+        await cloud.minute_data([PLANT_PS_KEY], ["83024"], yesterday, yesterday + timedelta(days=1))
+    ).get(PLANT_PS_KEY, [])
+    risen = frames[-1].values["83024"] - frames[0].values["83024"]  # type: ignore[operator]
+    assert float(days["p83022"][1]["2"]) == pytest.approx(risen, abs=0.1)
+    assert float(days["p83024"][1]["2"]) == frames[-1].values["83024"]
+    mean = await cloud._call(DAYS, {**body, "data_type": "1"})
+    assert float(mean[PLANT_PS_KEY]["p83022"][1]["1"]) < risen / 2  # GAL's "too low" means
+
+
+async def test_the_oauth_plant_days_keep_the_portals_limits(
+    session: aiohttp.ClientSession, cloud_url: str, simulator: CloudSimulator
+) -> None:
+    """OAuth2 per ps_id; more than 100 days, months, or an unknown data type: 010."""
+    cloud = oauth_cloud(session, cloud_url, simulator)
+    path = "/openapi/platform/getPowerStationPointDayMonthYearDataList"
+    body = {
+        "ps_id_list": [str(PS_ID)],
+        "data_point": "p83022",
+        "query_type": "day",
+        "data_type": "2",
+        "start_time": "20260101",
+        "end_time": "20260110",
+    }
+
+    answer = await cloud._call(path, body)
+
+    assert len(answer[str(PS_ID)]["p83022"]) == 10
+    for change in (
+        {"end_time": "20260411"},
+        {"query_type": "month"},
+        {"data_type": "5"},
+        {"start_time": "2026-01-01"},
+    ):
+        with pytest.raises(ISolarCloudResponseError, match="010"):
+            await cloud._call(path, {**body, **change})
 
 
 def test_a_frame_without_a_time_is_no_frame_and_garbage_is_no_value() -> None:
@@ -534,6 +596,49 @@ async def test_a_restart_goes_on_with_the_next_hour_and_core_away_loses_no_hour(
     assert len(simulator.calls_to(MINUTES)) == calls  # no gap: no history asked
     solar = fake_ha.statistics[statistic_id(str(PS_ID), "solar_production")]
     assert {plant.moment(0, 0).isoformat(), plant.moment(0, 1).isoformat()} <= set(solar)
+
+
+async def test_a_counter_below_an_earlier_hour_gives_that_flow_no_row(
+    live: LivePlant, fake_ha: FakeHomeAssistant
+) -> None:
+    """A live glitch downwards would be a negative hour: that flow waits for midnight."""
+    await live.poll(0, 0, 1)
+    await live.keeper.catch_up()
+    await live.keeper.import_live_hours()
+    counters = await live.counters(live.moment(0, 1))
+    dipped = {**counters, "83105": (counters["83105"] or 0) - 500}
+
+    live.keeper.observe(Plant(ps_id=str(PS_ID), name="Home"), live.moment(0, 1), dipped)
+    assert await live.keeper.import_live_hours() == 1
+
+    hour = live.moment(0, 0).isoformat()
+    assert hour in fake_ha.statistics[statistic_id(str(PS_ID), "solar_production")]
+    assert hour not in fake_ha.statistics[statistic_id(str(PS_ID), "grid_import")]
+
+
+async def test_after_an_upward_glitch_the_nights_import_lets_the_hours_through_again(
+    live: LivePlant, fake_ha: FakeHomeAssistant
+) -> None:
+    """A spike holds the flow's later live hours back only until the minute history is in."""
+    grid_import = statistic_id(str(PS_ID), "grid_import")
+    await live.poll(0, 0, 1)
+    await live.keeper.catch_up()
+    await live.keeper.import_live_hours()
+    counters = await live.counters(live.moment(0, 1))
+    spiked = {**counters, "83105": (counters["83105"] or 0) + 1e9}
+    live.keeper.observe(Plant(ps_id=str(PS_ID), name="Home"), live.moment(0, 1), spiked)
+    await live.keeper.import_live_hours()
+    await live.poll(0, 1, 58)
+    await live.poll(0, 2, 3)
+    await live.keeper.import_live_hours()
+    assert live.moment(0, 1).isoformat() not in fake_ha.statistics[grid_import]
+
+    await live.poll(0, 23, 58)
+    await live.poll(1, 0, 3)
+    await live.keeper.catch_up()
+    assert await live.keeper.import_live_hours() == 1
+
+    assert live.moment(0, 23).isoformat() in fake_ha.statistics[grid_import]
 
 
 async def test_a_gap_today_is_filled_at_once_where_the_cloud_keeps_todays_history(

@@ -68,6 +68,8 @@ class HistoryKeeper:
     _live: LiveCounters = field(default_factory=LiveCounters, init=False)
     _waiting: dict[str, dict[datetime, dict[str, float]]] = field(default_factory=dict, init=False)
     _gap_asked: dict[str, datetime] = field(default_factory=dict, init=False)
+    # ps_id -> flow key -> the highest counter (Wh) imported since the start
+    _highest: dict[str, dict[str, float]] = field(default_factory=dict, init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _catch_up_now: bool = field(default=False, init=False)
     _failing: str | None = field(default=None, init=False)
@@ -119,7 +121,7 @@ class HistoryKeeper:
             for at in sorted(waiting):
                 until = self.complete_until.get(plant.ps_id)
                 if until is not None and at <= until:
-                    del waiting[at]  # the minute history gave this hour meanwhile
+                    waiting.pop(at, None)  # the minute history gave this hour meanwhile
                     continue
                 if (
                     until is not None
@@ -134,7 +136,7 @@ class HistoryKeeper:
                 if until is not None and at - HOUR > until:
                     break  # the gap stays: after midnight, the day's history fills it
                 await self._import_boundary(plant, Boundary(at, waiting[at]))
-                del waiting[at]
+                waiting.pop(at, None)
                 self._save()
                 imported += 1
         return imported
@@ -229,17 +231,22 @@ class HistoryKeeper:
         anchors = self.anchors.setdefault(plant.ps_id, {})
         series = []
         ends: set[datetime] = set()
+        latest: dict[str, float] = {}  # flow key -> its counter at the span's last hour
         for flow in FLOWS:
             counters = counters_on_the_hour(frames, flow.point_id, zone)
             if not counters:
                 continue  # the plant has no such flow, or the cloud kept none of that time
             anchor = anchors.setdefault(flow.key, min(counters.values()))
             rows = hour_rows(counters, anchor)
+            latest[flow.key] = counters[max(counters)]
             ends.update(row.start + HOUR for row in rows)
             series.append(self._series(plant, flow.key, flow.name, rows))
         if not series:
             return False
         await self.importer.import_hours(series)
+        if max(ends, default=_EPOCH) >= self.complete_until.get(plant.ps_id, _EPOCH):
+            # The newest rows: a live glitch upwards before them no longer holds hours back.
+            self._highest.setdefault(plant.ps_id, {}).update(latest)
         self._complete(plant, max(ends, default=None))
         return True
 
@@ -249,13 +256,18 @@ class HistoryKeeper:
         series = []
         for flow in FLOWS:
             value = boundary.counters.get(flow.point_id)
-            if value is None:
-                continue
+            if value is None or value < self._highest.get(plant.ps_id, {}).get(flow.key, value):
+                continue  # none, or below an hour before it (a glitch): a negative hour
+            self._note_highest(plant, flow.key, value)
             anchor = anchors.setdefault(flow.key, value)
             rows = hour_rows({boundary.at: value}, anchor)
             series.append(self._series(plant, flow.key, flow.name, rows))
         await self.importer.import_hours(series)
         self._complete(plant, boundary.at)
+
+    def _note_highest(self, plant: Plant, key: str, value: float) -> None:
+        highest = self._highest.setdefault(plant.ps_id, {})
+        highest[key] = max(highest.get(key, value), value)
 
     @staticmethod
     def _series(

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from .catalog import point_dict
 from .control import CHARGE as FORCED_CHARGE
 from .envelope import SimError
-from .household import STEP_MINUTES
 from .plants import PLANT
 
 if TYPE_CHECKING:
@@ -180,15 +179,6 @@ def _device_entry(device: SimDevice, *, english: bool) -> dict[str, Any]:
     }
 
 
-def _data_time(local_time: datetime) -> datetime:
-    """Return the time of the data a moment shows: its last finished 5-minute step.
-
-    Devices report every 5 minutes; the portal's sample stamps `device_time` on that grid.
-    """
-    minute = local_time.minute - local_time.minute % STEP_MINUTES
-    return local_time.replace(minute=minute, second=0, microsecond=0)
-
-
 def _device_point(plant: SimPlant, device: SimDevice, ids: list[int], view: View) -> dict[str, Any]:
     return {
         "ps_key": device.ps_key,
@@ -199,7 +189,7 @@ def _device_point(plant: SimPlant, device: SimDevice, ids: list[int], view: View
         "communication_dev_sn": device.communication_sn,
         "dev_status": 1,
         "dev_fault_status": 4,
-        "device_time": _data_time(plant.local_time(view.now)).strftime("%Y%m%d%H%M%S"),
+        "device_time": plant.local_time(view.now).strftime("%Y%m%d%H%M%S"),
         **point_values(plant, device, ids, view),
     }
 

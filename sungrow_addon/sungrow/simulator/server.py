@@ -66,6 +66,7 @@ V1_DATA: dict[str, DataCall] = {
     "/openapi/getDeviceList": monitoring.device_list,
     "/openapi/getDeviceRealTimeData": monitoring.device_realtime,
     "/openapi/getDevicePointMinuteDataList": history.device_minutes,
+    "/openapi/getDevicePointsDayMonthYearDataList": history.device_days,
 }
 PLATFORM_DATA: dict[str, DataCall] = {
     "/openapi/platform/queryPowerStationList": partial(monitoring.plant_list, paging=OAUTH_PAGING),
@@ -76,6 +77,7 @@ PLATFORM_DATA: dict[str, DataCall] = {
     "/openapi/platform/getPowerStationRealTimeData": monitoring.plant_realtime,
     "/openapi/platform/getDevicePointMinuteDataList": history.device_minutes,
     "/openapi/platform/getPowerStationPointMinuteDataList": history.plant_minutes,
+    "/openapi/platform/getPowerStationPointDayMonthYearDataList": history.plant_days,
 }
 
 
