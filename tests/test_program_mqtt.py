@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import aiomqtt
@@ -17,7 +18,7 @@ from sungrow.simulator import pv_plant
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from conftest import RunAddon
+    from conftest import Clock, RunAddon
     from fake_homeassistant import FakeHomeAssistant
     from mosquitto import Listener, Mosquitto
 
@@ -69,6 +70,25 @@ async def test_auto_takes_the_supervisors_broker_and_announces_the_devices(
     assert PLANT_CONFIG in listener.retained
     assert fake_ha.posted == []
     assert SERVICE_PASSWORD not in result.stderr
+
+
+async def test_in_mqtt_mode_the_history_still_goes_through_the_websocket_api(
+    run_addon: RunAddon,
+    options: dict[str, Any],
+    mqtt_service: dict[str, Any],
+    fake_ha: FakeHomeAssistant,
+    clock: Clock,
+) -> None:
+    """States over MQTT, statistics over Core's websocket API with the supervisor token."""
+    assert mqtt_service
+    clock.now = datetime.now(UTC)
+
+    result = await run_addon("--once", options={**options, "history_days": 1})
+
+    assert result.returncode == 0, result.stderr
+    assert "Publishing through MQTT discovery" in first_lines(result.stderr)
+    assert fake_ha.posted == []
+    assert len(fake_ha.statistics[f"sungrow_isolarcloud:{PS_ID}_solar_production"]) >= 23
 
 
 async def test_auto_without_a_broker_publishes_over_rest_and_says_why(
