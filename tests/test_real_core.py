@@ -532,6 +532,36 @@ async def settled_changes(
             await asyncio.sleep(0.5)
 
 
+async def recorder_caught_up(core: RealCore, marker: int) -> None:
+    """Import a marker row and wait for it: every import queued before it is in by then."""
+    ident = "sungrow_test:marker"
+    start = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(hours=marker)
+    await core.ws_command(
+        "recorder/import_statistics",
+        metadata={
+            "has_mean": False,
+            "has_sum": True,
+            "name": None,
+            "source": "sungrow_test",
+            "statistic_id": ident,
+            "unit_of_measurement": "kWh",
+        },
+        stats=[{"start": start.isoformat(), "sum": float(marker)}],
+    )
+    async with asyncio.timeout(30):
+        while True:
+            found = await core.ws_command(
+                "recorder/statistics_during_period",
+                start_time=start.isoformat(),
+                statistic_ids=[ident],
+                period="hour",
+                types=["sum"],
+            )
+            if found.get(ident):
+                return
+            await asyncio.sleep(0.2)
+
+
 async def test_the_energy_dashboards_hours_are_the_plants_from_the_first_day_and_across_outages(
     core: RealCore,
     options: dict[str, Any],
@@ -569,7 +599,7 @@ async def test_the_energy_dashboards_hours_are_the_plants_from_the_first_day_and
 
         # Away from 00:00 to 06:00: the hours after the gap wait instead of a spike at 06:00.
         assert await live_at(days.at(-2, 6, 0, 20)) == (1, 0)  # the day before, settled now
-        await asyncio.sleep(2)
+        await recorder_caught_up(core, 1)
         assert max((await hourly_changes(core, days.at(-3, 0)))[HISTORY_IDS[0]]) == days.at(-3, 23)
 
         # After midnight the day's minute history gives every hour, the missed ones too; the
@@ -592,7 +622,7 @@ async def test_the_energy_dashboards_hours_are_the_plants_from_the_first_day_and
         before = await hourly_changes(core, days.at(-9, 0))
         assert await live_at(days.at(0, 0, 30, 20)) == (0, 0)
         assert len(simulator.calls_to("/openapi/getDevicePointMinuteDataList")) == minute_calls
-        await asyncio.sleep(2)
+        await recorder_caught_up(core, 2)
         assert await hourly_changes(core, days.at(-9, 0)) == before
 
         issues = await core.ws_command("recorder/validate_statistics")
