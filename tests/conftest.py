@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest.mock import Mock
@@ -139,6 +139,35 @@ class Clock:
     def __call__(self) -> datetime:
         """Return the current simulated time."""
         return self.now
+
+
+def libfaketime() -> Path | None:
+    """Return Debian's libfaketime (the `faketime` package), if installed."""
+    return next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
+
+
+def living_at(clock: Clock, moment: datetime) -> dict[str, str]:
+    """Set the cloud's clock to `moment`; return the environment that sets the program's.
+
+    The program's wall clock starts at `moment` and runs on (libfaketime); its monotonic clock
+    is left alone. Skips the test where libfaketime is not installed.
+    """
+    library = libfaketime()
+    if library is None:
+        pytest.skip("no libfaketime here: ./scripts/test installs it (apt-get install faketime)")
+    clock.now = moment
+    return {
+        "LD_PRELOAD": str(library),
+        "FAKETIME": f"{round(moment.timestamp() - time.time()):+d}",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+
+
+def quiet_moment(simulator: CloudSimulator) -> datetime:
+    """Return yesterday 12:34:20, plant time: far from a midnight and from a full hour."""
+    zone = simulator.plants[0].timezone
+    yesterday = datetime.now(zone) - timedelta(days=1)
+    return yesterday.replace(hour=12, minute=34, second=20, microsecond=0).astimezone(UTC)
 
 
 @pytest.fixture

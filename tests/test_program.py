@@ -21,6 +21,8 @@ from conftest import (
     health_check,
     imported_modules,
     imported_packages,
+    living_at,
+    quiet_moment,
     start_service,
     stop_service,
     until,
@@ -301,12 +303,15 @@ async def test_the_service_keeps_the_history_beside_the_polls(
     options: dict[str, Any],
     ha_url: str,
     fake_ha: FakeHomeAssistant,
+    simulator: CloudSimulator,
     clock: Clock,
 ) -> None:
     """In the loop, the history task imports the finished day and stops with the service."""
-    clock.now = datetime.now(UTC)
+    at_noon = living_at(clock, quiet_moment(simulator))
     solar = f"sungrow_isolarcloud:{PS_ID}_solar_production"
-    process = await start_service(tmp_path, {**options, "history_days": 1}, {"HA_API_URL": ha_url})
+    process = await start_service(
+        tmp_path, {**options, "history_days": 1}, {"HA_API_URL": ha_url, **at_noon}
+    )
     try:
         progress = tmp_path / "data" / "history.json"
         await until(lambda: progress.exists() and '"done":["' in progress.read_text(), 20)
@@ -444,11 +449,11 @@ async def test_once_imports_the_last_days_of_history_once(
     clock: Clock,
 ) -> None:
     """history_days 2: both finished days in the statistics; a second run asks for no day again."""
-    clock.now = datetime.now(UTC)
+    at_noon = living_at(clock, quiet_moment(simulator))
     today = simulator.plants[0].local_time(clock.now).strftime("%Y%m%d")
     minutes = "/openapi/getDevicePointMinuteDataList"
 
-    first = await run_addon("--once", options={**options, "history_days": 2})
+    first = await run_addon("--once", options={**options, "history_days": 2}, env=at_noon)
 
     assert first.returncode == 0, first.stderr
     assert "Imported the hourly energy of 2 finished day(s)" in first.stderr
@@ -466,7 +471,7 @@ async def test_once_imports_the_last_days_of_history_once(
     imported = json.loads(json.dumps(fake_ha.statistics))
     asked = len(simulator.calls_to(minutes))
 
-    second = await run_addon("--once", options={**options, "history_days": 2})
+    second = await run_addon("--once", options={**options, "history_days": 2}, env=at_noon)
 
     assert second.returncode == 0, second.stderr
     assert "Imported the hourly energy of 0 finished day(s)" in second.stderr

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import aiomqtt
 import pytest
-from conftest import error_lines, start_service, stop_service
+from conftest import error_lines, living_at, quiet_moment, start_service, stop_service
 from const import PS_ID
 
 from sungrow.simulator import pv_plant
@@ -77,13 +76,14 @@ async def test_in_mqtt_mode_the_history_still_goes_through_the_websocket_api(
     options: dict[str, Any],
     mqtt_service: dict[str, Any],
     fake_ha: FakeHomeAssistant,
+    simulator: CloudSimulator,
     clock: Clock,
 ) -> None:
     """States over MQTT, statistics over Core's websocket API with the supervisor token."""
     assert mqtt_service
-    clock.now = datetime.now(UTC)
+    at_noon = living_at(clock, quiet_moment(simulator))
 
-    result = await run_addon("--once", options={**options, "history_days": 1})
+    result = await run_addon("--once", options={**options, "history_days": 1}, env=at_noon)
 
     assert result.returncode == 0, result.stderr
     assert "Publishing through MQTT discovery" in first_lines(result.stderr)

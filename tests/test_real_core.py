@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import json
 import os
-import pathlib
 import re
 import signal
 import sys
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pytest
 import pytest_asyncio
-from conftest import ADDON_DIR
+from conftest import ADDON_DIR, living_at
 from const import PS_ID
 from real_core import RealCore, energy_prefs, find_python
 
@@ -470,17 +469,12 @@ HISTORY_IDS = [statistic_id(str(PS_ID), flow) for flow in FLOW_POINTS]
 IMPORTED = re.compile(r"Imported the hourly energy of (\d+) finished day\(s\) and (\d+) hour")
 
 
-def libfaketime() -> Path | None:
-    """Return Debian's libfaketime (the `faketime` package), if installed."""
-    return next(iter(sorted(pathlib.Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
-
-
 class PlantTime:
     """The simulated plant's wall time, its true counters, and the program living in it."""
 
-    def __init__(self, simulator: CloudSimulator, clock: Clock, library: Path) -> None:
+    def __init__(self, simulator: CloudSimulator, clock: Clock) -> None:
         """Count days back from the plant's yesterday (always in the past, also just after 0:00)."""
-        self.plant, self.clock, self.library = simulator.plants[0], clock, library
+        self.plant, self.clock = simulator.plants[0], clock
         self.zone = self.plant.timezone
         today = datetime.now(self.zone).date()
         self.last_day = datetime(today.year, today.month, today.day) - timedelta(days=1)  # noqa: DTZ001
@@ -497,12 +491,7 @@ class PlantTime:
 
     def living_at(self, moment: datetime) -> dict[str, str]:
         """Set the cloud's clock to `moment`; return the environment that sets the program's."""
-        self.clock.now = moment
-        return {
-            "LD_PRELOAD": str(self.library),
-            "FAKETIME": f"{round(moment.timestamp() - time.time()):+d}",
-            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-        }
+        return living_at(self.clock, moment)
 
 
 async def hourly_changes(core: RealCore, start: datetime) -> dict[str, dict[datetime, float]]:
@@ -574,10 +563,7 @@ async def test_the_energy_dashboards_hours_are_the_plants_from_the_first_day_and
     The program runs at chosen moments of past days (libfaketime), the cloud with it; the
     statistics come back from Core's recorder.
     """
-    library = libfaketime()
-    if library is None:
-        pytest.skip("no libfaketime here: ./scripts/test installs it (apt-get install faketime)")
-    days = PlantTime(simulator, clock, library)
+    days = PlantTime(simulator, clock)
     settings = {**options, "history_days": 7}
     log = tmp_path / "addon.log"
 
