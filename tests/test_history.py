@@ -323,14 +323,14 @@ def keeper_for(
     simulator: CloudSimulator,
     clock: Clock,
     file: JsonFile,
-    waits: list[float] | None = None,
 ) -> HistoryKeeper:
-    """A keeper of the test plant, its progress in `file`, on the simulator's clock."""
+    """A keeper of the test plant, its progress in `file`, on the simulator's clock.
 
-    async def sleep(seconds: float) -> None:
-        if waits is not None:
-            waits.append(seconds)
-            cloud.gateway.calls.times.clear()
+    Its waits return at once: a test that counts them replaces `sleep`.
+    """
+
+    async def sleep(_seconds: float) -> None:
+        return
 
     cloud = account_cloud(session, cloud_url)
     plant = simulator.plants[0]
@@ -349,19 +349,12 @@ def keeper_for(
 
 
 async def test_the_last_days_are_imported_once_and_continue_day_after_day(
-    session: aiohttp.ClientSession,
-    cloud_url: str,
-    ha_url: str,
-    simulator: CloudSimulator,
-    fake_ha: FakeHomeAssistant,
-    clock: Clock,
-    tmp_path: Path,
+    live: LivePlant, simulator: CloudSimulator, fake_ha: FakeHomeAssistant, clock: Clock
 ) -> None:
     """Two finished days, every flow, sums exact; a restart imports nothing; a new day adds on."""
-    file = JsonFile(tmp_path / "history.json")
     totals = simulator.plants[0].household.day_totals
 
-    assert await keeper_for(session, cloud_url, ha_url, simulator, clock, file).catch_up() == 2
+    assert await live.keeper.catch_up() == 2
 
     assert len(simulator.calls_to(MINUTES)) == 2 * 9  # 3-hour windows and the next midnight
     for flow, total in FLOW_TOTALS.items():
@@ -374,7 +367,7 @@ async def test_the_last_days_are_imported_once_and_continue_day_after_day(
     solar = fake_ha.statistics[f"sungrow_isolarcloud:{PS_ID}_solar_production"]
     assert solar[max(solar)]["sum"] == pytest.approx(2 * totals["pv"] / 1000, abs=0.0015)
     calls = len(simulator.calls)
-    again = keeper_for(session, cloud_url, ha_url, simulator, clock, JsonFile(file.path))
+    again = live.restart()
     assert await again.catch_up() == 0
     assert len(simulator.calls) == calls
 
@@ -384,19 +377,16 @@ async def test_the_last_days_are_imported_once_and_continue_day_after_day(
     assert solar[max(solar)]["sum"] == pytest.approx(3 * totals["pv"] / 1000, abs=0.0015)
 
 
-async def test_history_waits_while_the_polls_need_the_calls(
-    session: aiohttp.ClientSession,
-    cloud_url: str,
-    ha_url: str,
-    simulator: CloudSimulator,
-    clock: Clock,
-    tmp_path: Path,
-) -> None:
+async def test_history_waits_while_the_polls_need_the_calls(live: LivePlant) -> None:
     """With half the hourly budget spent, the history waits (a minute at a time)."""
+    keeper = live.keeper
     waits: list[float] = []
-    keeper = keeper_for(
-        session, cloud_url, ha_url, simulator, clock, JsonFile(tmp_path / "h.json"), waits
-    )
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        keeper.cloud.gateway.calls.times.clear()  # the hour passes
+
+    keeper.sleep = sleep
     keeper.cloud.gateway.calls.times.extend([datetime.now(UTC).timestamp()] * CALL_SHARE)
 
     assert await keeper.catch_up() == 2
@@ -405,17 +395,10 @@ async def test_history_waits_while_the_polls_need_the_calls(
 
 
 async def test_a_failing_import_is_logged_once_and_tried_again_hourly(
-    session: aiohttp.ClientSession,
-    cloud_url: str,
-    ha_url: str,
-    simulator: CloudSimulator,
-    fake_ha: FakeHomeAssistant,
-    clock: Clock,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
+    live: LivePlant, fake_ha: FakeHomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Core refuses the token: one warning, an hour's wait each time, nothing marked done."""
-    keeper = keeper_for(session, cloud_url, ha_url, simulator, clock, JsonFile(tmp_path / "h"))
+    keeper = live.keeper
     keeper.importer.token = "wrong"
     waits: list[float] = []
 
@@ -652,10 +635,10 @@ async def test_a_gap_today_is_filled_at_once_where_the_cloud_keeps_todays_histor
     await keeper.import_live_hours()
     await plant.poll(0, 7, 3)  # back after a 7-hour outage
 
-    assert await keeper.import_live_hours() == 1
+    assert await keeper.import_live_hours() == 0  # the history holds 07:00 too: no live row
     truth = {hour: await plant.counters(plant.moment(0, hour)) for hour in range(8)}
     changes = hour_changes(fake_ha, "solar_production")
-    for hour in range(1, 7):
+    for hour in range(1, 8):
         made = (truth[hour]["83024"] or 0) - (truth[hour - 1]["83024"] or 0)
         assert changes[plant.moment(0, hour - 1).isoformat()] == pytest.approx(
             made / 1000, abs=0.0005

@@ -425,6 +425,28 @@ def _is_number(text: str) -> bool:
     return True
 
 
+async def hours_once(
+    core: RealCore,
+    start: datetime,
+    idents: list[str],
+    types: list[str],
+    ready: Callable[[dict[str, list[dict[str, Any]]]], bool],
+) -> dict[str, list[dict[str, Any]]]:
+    """Return the hourly rows from `start` on once `ready` holds (the recorder queues imports)."""
+    async with asyncio.timeout(30):
+        while True:
+            found: dict[str, list[dict[str, Any]]] = await core.ws_command(
+                "recorder/statistics_during_period",
+                start_time=start.isoformat(),
+                statistic_ids=idents,
+                period="hour",
+                types=types,
+            )
+            if ready(found):
+                return found
+            await asyncio.sleep(0.2)
+
+
 async def test_imported_hours_come_back_from_the_recorder_exactly_once(core: RealCore) -> None:
     """Imported into Core 2025.4.4 (which refuses 2026's metadata), read back hour by hour."""
     ident = statistic_id(str(PS_ID), "solar_production")
@@ -440,18 +462,13 @@ async def test_imported_hours_come_back_from_the_recorder_exactly_once(core: Rea
         await importer.import_hours([(ident, "Home solar production", rows)])
         await importer.import_hours([(ident, "Home solar production", rows[2:])])
 
-    async with asyncio.timeout(30):  # the recorder queues imports
-        while True:
-            found = await core.ws_command(
-                "recorder/statistics_during_period",
-                start_time=start.isoformat(),
-                statistic_ids=[ident],
-                period="hour",
-                types=["sum", "state", "change"],
-            )
-            if len(found.get(ident, [])) == len(rows):
-                break
-            await asyncio.sleep(0.5)
+    found = await hours_once(
+        core,
+        start,
+        [ident],
+        ["sum", "state", "change"],
+        lambda found: len(found.get(ident, [])) == len(rows),
+    )
     hours = found[ident]
     assert [row["start"] for row in hours] == [row.start.timestamp() * 1000 for row in rows]
     assert [row["sum"] for row in hours] == [row.sum for row in rows]
@@ -494,14 +511,28 @@ class PlantTime:
         return living_at(self.clock, moment)
 
 
-async def hourly_changes(core: RealCore, start: datetime) -> dict[str, dict[datetime, float]]:
-    """Return each history statistic's hourly change (kWh) by hour start, from `start` on."""
-    found = await core.ws_command(
-        "recorder/statistics_during_period",
-        start_time=start.isoformat(),
-        statistic_ids=HISTORY_IDS,
-        period="hour",
-        types=["change"],
+async def hourly_changes(
+    core: RealCore, start: datetime, last_start: datetime | None = None
+) -> dict[str, dict[datetime, float]]:
+    """Return each history statistic's hourly change (kWh) by hour start, from `start` on.
+
+    With `last_start`, once every statistic has that hour's row.
+    """
+    found = await hours_once(
+        core,
+        start,
+        HISTORY_IDS,
+        ["change"],
+        lambda found: (
+            last_start is None
+            or (
+                len(found) == len(HISTORY_IDS)
+                and all(
+                    any(row["start"] == last_start.timestamp() * 1000 for row in rows)
+                    for rows in found.values()
+                )
+            )
+        ),
     )
     return {
         ident: {datetime.fromtimestamp(row["start"] / 1000, UTC): row["change"] for row in rows}
@@ -509,46 +540,16 @@ async def hourly_changes(core: RealCore, start: datetime) -> dict[str, dict[date
     }
 
 
-async def settled_changes(
-    core: RealCore, start: datetime, last_start: datetime
-) -> dict[str, dict[datetime, float]]:
-    """Wait until every statistic has its row of `last_start` (imports are queued)."""
-    async with asyncio.timeout(30):
-        while True:
-            changes = await hourly_changes(core, start)
-            if len(changes) == len(FLOW_POINTS) and all(last_start in c for c in changes.values()):
-                return changes
-            await asyncio.sleep(0.5)
-
-
 async def recorder_caught_up(core: RealCore, marker: int) -> None:
     """Import a marker row and wait for it: every import queued before it is in by then."""
-    ident = "sungrow_test:marker"
+    ident = statistic_id("0", "test_marker")
     start = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(hours=marker)
-    await core.ws_command(
-        "recorder/import_statistics",
-        metadata={
-            "has_mean": False,
-            "has_sum": True,
-            "name": None,
-            "source": "sungrow_test",
-            "statistic_id": ident,
-            "unit_of_measurement": "kWh",
-        },
-        stats=[{"start": start.isoformat(), "sum": float(marker)}],
-    )
-    async with asyncio.timeout(30):
-        while True:
-            found = await core.ws_command(
-                "recorder/statistics_during_period",
-                start_time=start.isoformat(),
-                statistic_ids=[ident],
-                period="hour",
-                types=["sum"],
-            )
-            if found.get(ident):
-                return
-            await asyncio.sleep(0.2)
+    async with aiohttp.ClientSession() as session:
+        importer = StatisticsImporter(
+            session=session, url=f"{core.api_url}/websocket", token=core.token
+        )
+        await importer.import_hours([(ident, "marker", [HourRow(start, 0.0, float(marker))])])
+    await hours_once(core, start, [ident], ["sum"], lambda found: bool(found.get(ident)))
 
 
 async def test_the_energy_dashboards_hours_are_the_plants_from_the_first_day_and_across_outages(
@@ -575,7 +576,7 @@ async def test_the_energy_dashboards_hours_are_the_plants_from_the_first_day_and
     with explained(core, log):
         # First start just after midnight: the last 7 days, and the hour that just ended.
         assert await live_at(days.at(-2, 0, 0, 20)) == (7, 1)
-        changes = await settled_changes(core, days.at(-9, 0), days.at(-3, 23))
+        changes = await hourly_changes(core, days.at(-9, 0), days.at(-3, 23))
         for flow in FLOW_POINTS:
             hours = changes[statistic_id(str(PS_ID), flow)]
             for hour in range(7 * 24):
@@ -592,7 +593,7 @@ async def test_the_energy_dashboards_hours_are_the_plants_from_the_first_day_and
         # next day's gives its last hour.
         assert await live_at(days.at(-1, 0, 30, 20)) == (1, 0)
         assert await live_at(days.at(0, 0, 30, 20)) == (1, 0)
-        changes = await settled_changes(core, days.at(-2, 0), days.at(-2, 23))
+        changes = await hourly_changes(core, days.at(-2, 0), days.at(-2, 23))
         for flow in FLOW_POINTS:
             hours = changes[statistic_id(str(PS_ID), flow)]
             for hour in range(24):

@@ -115,31 +115,35 @@ class HistoryKeeper:
 
         Before the first hour after a gap, the gap is asked of the minute history once.
         """
+        return sum([await self._import_waiting(plant) for plant in list(self.plants)])
+
+    async def _import_waiting(self, plant: Plant) -> int:
+        waiting = self._waiting.get(plant.ps_id, {})
         imported = 0
-        for plant in list(self.plants):
-            waiting = self._waiting.get(plant.ps_id, {})
-            for at in sorted(waiting):
-                until = self.complete_until.get(plant.ps_id)
-                if until is not None and at <= until:
-                    waiting.pop(at, None)  # the minute history gave this hour meanwhile
-                    continue
-                if (
-                    until is not None
-                    and at - HOUR > until
-                    and self._gap_asked.get(plant.ps_id) != until
-                ):
-                    self._gap_asked[plant.ps_id] = until
-                    await self._wait_for_budget()
-                    if await self._import_span(plant, until, at):
-                        self._save()
-                    until = self.complete_until.get(plant.ps_id)
-                if until is not None and at - HOUR > until:
-                    break  # the gap stays: after midnight, the day's history fills it
-                await self._import_boundary(plant, Boundary(at, waiting[at]))
-                waiting.pop(at, None)
-                self._save()
-                imported += 1
+        for at in sorted(waiting):
+            if at - HOUR > self.complete_until.get(plant.ps_id, at):
+                await self._ask_for_gap(plant, at)
+            until = self.complete_until.get(plant.ps_id)
+            if until is not None and at <= until:
+                waiting.pop(at, None)  # the minute history gave this hour meanwhile
+                continue
+            if until is not None and at - HOUR > until:
+                break  # the gap stays: after midnight, the day's history fills it
+            await self._import_boundary(plant, Boundary(at, waiting[at]))
+            waiting.pop(at, None)
+            self._save()
+            imported += 1
         return imported
+
+    async def _ask_for_gap(self, plant: Plant, at: datetime) -> None:
+        """Import what the minute history holds between the last complete hour and `at`, once."""
+        until = self.complete_until[plant.ps_id]
+        if self._gap_asked.get(plant.ps_id) == until:
+            return
+        self._gap_asked[plant.ps_id] = until
+        await self._wait_for_budget()
+        if await self._import_span(plant, until, at):
+            self._save()
 
     async def catch_up(self) -> int:
         """Import every missing finished day of the window, oldest first; return how many.
